@@ -236,9 +236,10 @@ struct raft_update {
         const struct raft_hard_state *hard_state; /* NULL: unchanged */
         struct raft_entry *entries;               /* truncate then append */
         unsigned n_entries;
-        /* Follower: write this received chunk at its offset; when done is
-         * set, the snapshot is complete and must be installed: replace the
-         * state machine with it, then the log starts after meta.index. */
+        /* Follower: write this received chunk at its offset.  When done is
+         * set the snapshot is complete and must be installed: replace the
+         * state machine with it and drop the whole log; the log restarts
+         * after meta.index (the core drops its in-memory log likewise). */
         const struct raft_snapshot_chunk *snapshot_chunk;
 
         struct raft_message *messages;
@@ -290,8 +291,11 @@ int raft_new(const struct raft_options *o, struct raft **ret);
 struct raft *raft_free(struct raft *r);
 
 /* Hand the core what the caller found on disk: the hard state, the newest
- * snapshot's meta (NULL if none) and the log entries after it, in order.
- * Entry data is copied.  A node without any configuration (a new node
+ * snapshot's meta (NULL if none) and the log entries, contiguous and in
+ * order; entries[0].index may lie at or below snap->index + 1 (trailing
+ * entries kept after compaction), never above it.  Entry data is copied.
+ * Bootstrap of a new cluster: every initial member starts with hard state
+ * {term 1, vote 0} and one entry {index 1, term 1, RAFT_ENTRY_CONFIG}.  A node without any configuration (a new node
  * waiting to be added) never campaigns. */
 int raft_load(struct raft *r, const struct raft_hard_state *hs, const struct raft_snapshot_meta *snap,
               const struct raft_entry *entries, unsigned n);
