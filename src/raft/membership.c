@@ -54,10 +54,10 @@ int membership_change(struct raft *r, uint8_t op, raft_id id) {
                 return RAFT_ENOTLEADER;
         if (id == 0)
                 return -EINVAL;
-        if (r->transferee || r->config_index > r->commit)
-                return RAFT_EBUSY; /* one change at a time */
         if (r->commit < r->term_start)
                 return RAFT_EAGAIN;
+        if (r->transferee || r->config_index > r->commit)
+                return RAFT_EBUSY; /* one change at a time */
         k = change_config(&c, r, op, id);
         if (k < 0)
                 return k;
