@@ -129,7 +129,8 @@ bool test_entry_matches(const struct raft_entry *e, raft_term term, uint64_t sal
         return len == 0 || memcmp(buf, e->data.base, len) == 0;
 }
 
-void test_file_flip_bit(const char *path, uint64_t offset, unsigned bit) {
+void test_file_flip_bit(const char *dir, const char *name, uint64_t offset, unsigned bit) {
+        char *path = test_path(dir, name);
         int fd = open(path, O_RDWR);
         uint8_t b;
 
@@ -138,15 +139,29 @@ void test_file_flip_bit(const char *path, uint64_t offset, unsigned bit) {
         b ^= (uint8_t) (1U << bit);
         assert_int_equal(pwrite(fd, &b, 1, (off_t) offset), 1);
         close(fd);
+        free(path);
 }
 
-uint64_t test_file_size(const char *path) {
+void test_file_truncate(const char *dir, const char *name, uint64_t size) {
+        char *path = test_path(dir, name);
+
+        assert_int_equal(truncate(path, (off_t) size), 0);
+        free(path);
+}
+
+uint64_t test_file_size(const char *dir, const char *name) {
+        char *path = test_path(dir, name);
         struct stat st;
 
         assert_int_equal(stat(path, &st), 0);
+        free(path);
         return (uint64_t) st.st_size;
 }
 
-void test_file_truncate(const char *path, uint64_t size) {
-        assert_int_equal(truncate(path, (off_t) size), 0);
+bool test_file_exists(const char *dir, const char *name) {
+        char *path = test_path(dir, name);
+        bool r = access(path, F_OK) == 0;
+
+        free(path);
+        return r;
 }

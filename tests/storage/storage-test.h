@@ -40,6 +40,8 @@ struct raft_entry *test_entries_new(raft_index first, size_t n, raft_term term, 
 void test_entries_free(struct raft_entry *e, size_t n);
 bool test_entry_matches(const struct raft_entry *e, raft_term term, uint64_t salt, size_t max);
 
-void test_file_flip_bit(const char *path, uint64_t offset, unsigned bit);
-uint64_t test_file_size(const char *path);
-void test_file_truncate(const char *path, uint64_t size);
+/* Damage dir/name in place. */
+void test_file_flip_bit(const char *dir, const char *name, uint64_t offset, unsigned bit);
+void test_file_truncate(const char *dir, const char *name, uint64_t size);
+uint64_t test_file_size(const char *dir, const char *name);
+bool test_file_exists(const char *dir, const char *name);

@@ -185,20 +185,17 @@ static void log_rolls_over_into_prepared_segment(void **state) {
         struct storage_log *l;
         struct raft_entry *e;
         size_t n;
-        char *prepared;
 
         assert_int_equal(storage_log_open(f->dir, &f->o, &l, &e, &n), 0);
         free(e);
         /* Fill the first segment past half: sync prepares segment 2
          * before any append needs it. */
-        prepared = test_path(f->dir, "log-0000000000000002");
         do {
                 append(l, storage_log_last_index(l) + 1, 1, 1);
                 assert_int_equal(storage_log_sync(l), 0);
-        } while (storage_log_n_segments(l) == 1 && access(prepared, F_OK) < 0);
+        } while (storage_log_n_segments(l) == 1 && !test_file_exists(f->dir, "log-0000000000000002"));
         assert_int_equal(storage_log_n_segments(l), 1);
-        assert_int_equal(test_file_size(prepared), f->o.segment_size);
-        free(prepared);
+        assert_int_equal(test_file_size(f->dir, "log-0000000000000002"), f->o.segment_size);
 
         while (storage_log_n_segments(l) < 3) {
                 append(l, storage_log_last_index(l) + 1, 3, 1);
