@@ -92,7 +92,7 @@ struct kv_options {
         struct log_sink log;
 };
 
-/* path NULL: an in-memory store (tests, replay).  Returns -EUCLEAN when the
+/* path NULL: a scratch store in an unlinked file under /tmp (tests, replay).  Returns -EUCLEAN when the
  * file exists but must be rebuilt (damaged, or unclean from another boot),
  * after logging why. */
 int kv_open(const char *path, const struct kv_options *opts, struct kv **ret);

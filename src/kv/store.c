@@ -312,8 +312,19 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                 }
                 /* Unsynced transactions: the file is rebuildable, see kv.h. */
                 kv->tdb = tdb_open_ex(path, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
-        } else
-                kv->tdb = tdb_open_ex(NULL, 0, TDB_INTERNAL, O_RDWR | O_CREAT, 0600, &log_ctx, NULL);
+        } else {
+                /* TDB_INTERNAL has no transactions, which batches and the
+                 * all-or-nothing snapshot load need: use an unlinked file. */
+                char tmp[] = "/tmp/raftd-kv-XXXXXX";
+                _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+
+                if (fd < 0) {
+                        r = log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to create a scratch state file: %m"));
+                        goto fail;
+                }
+                kv->tdb = tdb_open_ex(tmp, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                (void) unlink(tmp);
+        }
         if (!kv->tdb) {
                 r = errno == ENOMEM ? -ENOMEM : (errno == EACCES || errno == ENOENT) ? -errno : -EUCLEAN;
                 log_sink_errno(&kv->opts.log, LOG_ERR, r, _("Failed to open state file %s: %m"),
