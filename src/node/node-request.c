@@ -133,11 +133,35 @@ static int result_error(const struct kv_result *res) {
         }
 }
 
+static void session_lost(struct raftd_node *n) {
+        bool registering = false;
+
+        log_sink(&n->log, LOG_WARNING, _("Client session %" PRIu64 " expired, registering a new one."), n->session);
+        n->session = 0;
+        for (struct node_request *r = n->requests; r; r = r->next) {
+                if (r->kind == REQUEST_SESSION)
+                        registering = true;
+                if (r->kind == REQUEST_WRITE) {
+                        r->seq = 0;
+                        r->next_try = 0;
+                }
+        }
+        if (!registering)
+                (void) node_session_open(n);
+}
+
 void node_requests_applied(struct raftd_node *n, raft_index index, raft_term term, const struct kv_command *c,
                            const struct kv_result *res) {
         for (struct node_request *r = n->requests, *next; r; r = next) {
                 next = r->next;
                 if (r->kind == REQUEST_WRITE && c->session != 0 && c->session == n->session && c->seq == r->seq) {
+                        if (res->status == KV_STATUS_NO_SUCH_SESSION) {
+                                /* The session expired (this node was cut off for
+                                 * longer than its TTL): nothing of it applied.
+                                 * Register anew and resubmit under the new one. */
+                                session_lost(n);
+                                return;
+                        }
                         complete_write(n, r, result_error(res), res);
                         return;
                 }
@@ -279,17 +303,16 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
                 return;
         }
         if (r->kind == REQUEST_WRITE && r->seq == 0) {
-                if (n->session == 0)
-                        return; /* waits for the session */
-                r->seq = n->next_seq++;
-        }
-        if (r->kind == REQUEST_WRITE) {
-                /* The command's session fields are set once, at first submission. */
+                /* Session and seq are fixed at the first submission under a
+                 * session; retries resend the very same command. */
                 struct kv_command c;
                 _cleanup_free_ uint8_t *enc = NULL;
                 size_t enc_len;
 
-                if (kv_command_decode(r->cmd, r->cmd_len, &c) == 0 && c.session == 0) {
+                if (n->session == 0)
+                        return; /* waits for the session */
+                r->seq = n->next_seq++;
+                if (kv_command_decode(r->cmd, r->cmd_len, &c) == 0) {
                         c.session = n->session;
                         c.seq = r->seq;
                         c.lowest_unacked = lowest_unacked(n);
@@ -404,7 +427,24 @@ int node_session_open(struct raftd_node *n) {
 
 /* ---- the API ---- */
 
+static int submit_write(struct raftd_node *n, const struct kv_command *c, void (*cb)(void), void *userdata);
+
+void node_session_keepalive(struct raftd_node *n) {
+        struct kv_command c = { .type = KV_CMD_SESSION_KEEPALIVE };
+
+        for (struct node_request *r = n->requests; r; r = r->next)
+                if (r->kind == REQUEST_WRITE || r->kind == REQUEST_SESSION)
+                        return; /* any session request keeps it alive */
+        if (n->session != 0) {
+                int k = submit_write(n, &c, NULL, NULL);
+
+                if (k < 0)
+                        log_sink_errno(&n->log, LOG_WARNING, k, _("Failed to queue a session keep-alive, ignoring: %m"));
+        }
+}
+
 static int submit_write(struct raftd_node *n, const struct kv_command *c, void (*cb)(void), void *userdata) {
+        struct kv_command placeholder = *c;
         struct node_request *r;
         int k;
 
@@ -413,7 +453,11 @@ static int submit_write(struct raftd_node *n, const struct kv_command *c, void (
         r = request_new(n, REQUEST_WRITE);
         if (!r)
                 return -ENOMEM;
-        k = kv_command_encode(c, &r->cmd, &r->cmd_len);
+        /* Session and seq are filled in at the first submission (see
+         * try_submit()); until then a placeholder keeps session-only
+         * commands encodable. */
+        placeholder.session = UINT64_MAX;
+        k = kv_command_encode(&placeholder, &r->cmd, &r->cmd_len);
         if (k < 0) {
                 request_unlink_free(n, r);
                 return k;

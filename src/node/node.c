@@ -44,8 +44,15 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents) {
         struct raftd_node *n = w->data;
+        uint64_t now = node_now_ms(n);
 
         node_requests_retry(n);
+        /* Writes keep the session alive; when idle, a keep-alive does,
+         * three times per TTL so one lost round does not expire it. */
+        if (now >= n->next_keepalive) {
+                n->next_keepalive = now + n->cfg.session_ttl_ms / 3;
+                node_session_keepalive(n);
+        }
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents) {

@@ -74,6 +74,7 @@ struct raftd_node {
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
         raft_index last_snapshot_index;
+        uint64_t next_keepalive; /* ms */
 
         void (*status_cb)(void *userdata, const struct raftd_status *s);
         void *status_userdata;
@@ -114,6 +115,7 @@ void node_requests_cancel_all(struct raftd_node *n);
 void node_requests_retry(struct raftd_node *n);
 void node_requests_kick(struct raftd_node *n);
 int node_session_open(struct raftd_node *n);
+void node_session_keepalive(struct raftd_node *n);
 /* Transport callbacks. */
 void node_receive_message(struct raftd_node *n, const struct raft_message *m);
 void node_receive_forward(struct raftd_node *n, raft_id from, uint64_t request_id, bool response,

@@ -22,6 +22,7 @@ struct fixture {
         char dir[64];
         struct raftd_node *nodes[N + 1];
         uint64_t snapshot_entries;
+        uint64_t session_ttl_ms;
 };
 
 struct op {
@@ -146,6 +147,8 @@ static void start_node(struct fixture *f, raft_id id) {
         c.log_userdata = (void *) (uintptr_t) id;
         if (f->snapshot_entries)
                 c.snapshot_entries = f->snapshot_entries;
+        if (f->session_ttl_ms)
+                c.session_ttl_ms = f->session_ttl_ms;
         assert_int_equal(raftd_node_new(f->loop, &c, &f->nodes[id]), 0);
         hub_attach(f->hub, id, f->nodes[id]);
         assert_int_equal(raftd_node_start(f->nodes[id]), 0);
@@ -156,10 +159,11 @@ static void stop_node(struct fixture *f, raft_id id) {
         f->nodes[id] = raftd_node_free(f->nodes[id]);
 }
 
-static struct fixture *cluster(uint64_t snapshot_entries) {
+static struct fixture *cluster_ttl(uint64_t snapshot_entries, uint64_t session_ttl_ms) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
+        f->session_ttl_ms = session_ttl_ms;
         f->loop = ev_loop_new(EVFLAG_AUTO);
         f->hub = hub_new(f->loop);
         f->snapshot_entries = snapshot_entries;
@@ -169,6 +173,28 @@ static struct fixture *cluster(uint64_t snapshot_entries) {
                 start_node(f, id);
         run_until(f, ready, NULL, 10);
         return f;
+}
+
+static struct fixture *cluster(uint64_t snapshot_entries) {
+        return cluster_ttl(snapshot_entries, 0);
+}
+
+static bool never(struct fixture *f, void *arg) {
+        return false;
+}
+
+/* Let time pass with the cluster running (the scenario, not a wait for an
+ * event). */
+static void run_for(struct fixture *f, double seconds) {
+        bool expired = false;
+        ev_timer t;
+
+        ev_timer_init(&t, timeout_cb, seconds, 0.0);
+        t.data = &expired;
+        ev_timer_start(f->loop, &t);
+        while (!expired && !never(f, NULL))
+                ev_run(f->loop, EVRUN_ONCE);
+        ev_timer_stop(f->loop, &t);
 }
 
 static void cluster_free(struct fixture *f) {
@@ -360,6 +386,40 @@ static void lagging_node_catches_up_from_a_snapshot(void **state) {
         cluster_free(f);
 }
 
+static void idle_node_keeps_its_session_alive(void **state) {
+        struct fixture *f = cluster_ttl(0, 600);
+        raft_id a = follower_of(f, 0);
+        uint64_t session = raftd_node_session(f->nodes[a]);
+
+        run_for(f, 2.0); /* over three TTLs without a client write */
+        assert_int_equal(raftd_node_session(f->nodes[a]), session);
+        put(f, a, "/idle", "ok");
+        assert_int_equal(raftd_node_session(f->nodes[a]), session);
+        cluster_free(f);
+}
+
+static void node_cut_off_past_its_session_ttl_registers_anew_and_writes(void **state) {
+        struct fixture *f = cluster_ttl(0, 600);
+        raft_id a = follower_of(f, 0);
+        uint64_t session = raftd_node_session(f->nodes[a]);
+        struct op o = { 0 }, g;
+
+        for (raft_id id = 1; id <= N; id++)
+                hub_cut(f->hub, a, id, true);
+        run_for(f, 1.5);
+        /* The others' clock expired it meanwhile; a new write heals. */
+        put(f, follower_of(f, a) ? follower_of(f, a) : leader_of(f), "/tick", "1");
+        for (raft_id id = 1; id <= N; id++)
+                hub_cut(f->hub, a, id, false);
+        assert_int_equal(raftd_put(f->nodes[a], "/back", 5, "yes", 3, write_done, &o), 0);
+        run_until(f, op_done, &o, 10);
+        assert_int_equal(o.error, 0);
+        assert_int_not_equal(raftd_node_session(f->nodes[a]), session);
+        get(f, leader_of(f), "/back", 0, &g);
+        assert_string_equal(g.value, "yes");
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(any_node_serves_writes_and_linearizable_reads),
@@ -367,6 +427,8 @@ int main(void) {
                 cmocka_unit_test(acknowledged_writes_survive_restart_of_every_node),
                 cmocka_unit_test(write_through_follower_completes_after_leader_is_cut_off),
                 cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
+                cmocka_unit_test(idle_node_keeps_its_session_alive),
+                cmocka_unit_test(node_cut_off_past_its_session_ttl_registers_anew_and_writes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
