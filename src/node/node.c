@@ -74,8 +74,13 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
                 return -ENOMEM;
         n->loop = loop;
         n->cfg = *c;
-        n->cfg.peers = NULL; /* only needed while bootstrapping, copied below */
+        n->cfg.peers = NULL; /* copied below */
         n->cfg.n_peers = 0;
+        n->cfg.listen = NULL;
+        n->cfg.key_file = NULL;
+        if ((c->listen && !(n->cfg.listen = strdup(c->listen))) ||
+            (c->key_file && !(n->cfg.key_file = strdup(c->key_file))))
+                return -ENOMEM;
         n->data_dir = strdup(c->data_dir);
         if (!n->data_dir)
                 return -ENOMEM;
@@ -84,10 +89,13 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
 
                 if (!p)
                         return -ENOMEM;
-                for (size_t i = 0; i < c->n_peers; i++)
-                        p[i].id = c->peers[i].id; /* addresses belong to the transport */
                 n->cfg.peers = p;
                 n->cfg.n_peers = c->n_peers;
+                for (size_t i = 0; i < c->n_peers; i++) {
+                        p[i].id = c->peers[i].id;
+                        if (c->peers[i].address && !(p[i].address = strdup(c->peers[i].address)))
+                                return -ENOMEM;
+                }
         }
         n->cfg.data_dir = n->data_dir;
         n->log = (struct log_sink) { .write = log_forward, .userdata = n };
@@ -127,6 +135,9 @@ int raftd_node_start(struct raftd_node *n) {
         r = node_storage_open(n);
         if (r < 0)
                 return r;
+        r = node_net_open(n);
+        if (r < 0)
+                return r;
         n->started = true;
         ev_prepare_start(n->loop, &n->flush);
         ev_timer_start(n->loop, &n->retry);
@@ -151,9 +162,14 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);
+        node_net_close(n);
         node_storage_close(n);
         raft_free(n->raft);
+        for (size_t i = 0; i < n->cfg.n_peers; i++)
+                free((void *) n->cfg.peers[i].address);
         free((void *) n->cfg.peers);
+        free((void *) n->cfg.listen);
+        free((void *) n->cfg.key_file);
         free(n->data_dir);
         free(n);
         return NULL;

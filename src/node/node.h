@@ -35,6 +35,7 @@ enum node_forward_type {
 };
 
 struct node_request;
+struct net_transport;
 
 struct raftd_node {
         struct ev_loop *loop;
@@ -49,6 +50,7 @@ struct raftd_node {
         struct storage_snapshot *snap; /* newest, open for sending chunks */
         struct kv *kv;
         struct node_transport transport;
+        struct net_transport *net; /* NULL: no network, or a test transport */
 
         ev_timer tick;
         ev_prepare flush;
@@ -89,6 +91,11 @@ static inline void raftd_node_freep(struct raftd_node **n) {
 /* node.c */
 void node_set_transport(struct raftd_node *n, const struct node_transport *t);
 uint64_t raftd_node_session(const struct raftd_node *n);
+
+/* node-net.c */
+int node_parse_address(const char *s, char *host, size_t host_size, uint16_t *port);
+int node_net_open(struct raftd_node *n);
+void node_net_close(struct raftd_node *n);
 
 /* node-storage.c */
 int node_storage_open(struct raftd_node *n);
