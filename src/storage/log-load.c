@@ -79,7 +79,8 @@ static int log_list_segments(struct log_loader *ld) {
                 ld->seqs[ld->n_seqs++] = seq;
         }
         (void) closedir(d);
-        qsort(ld->seqs, ld->n_seqs, sizeof(*ld->seqs), cmp_u64);
+        if (ld->n_seqs > 0)
+                qsort(ld->seqs, ld->n_seqs, sizeof(*ld->seqs), cmp_u64);
         return 0;
 }
 
