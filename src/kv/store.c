@@ -264,9 +264,10 @@ static int trust_file(struct kv *kv, bool *fresh) {
                 return log_sink_errno(&kv->opts.log, LOG_ERR, EUCLEAN,
                                       _("State file %s was not closed cleanly before the machine restarted and may have lost writes, rebuild it from the last snapshot and the log."),
                                       kv->path);
-        if (!clean) {
-                log_sink(&kv->opts.log, LOG_WARNING, _("State file %s was not closed cleanly, checking it."),
-                         kv->path);
+        if (!clean || kv->opts.check_on_open) {
+                if (!clean)
+                        log_sink(&kv->opts.log, LOG_WARNING, _("State file %s was not closed cleanly, checking it."),
+                                 kv->path);
                 if (tdb_check(kv->tdb, check_record, kv) < 0)
                         return log_sink_errno(&kv->opts.log, LOG_ERR, EUCLEAN,
                                               _("State file %s is damaged, rebuild it from the last snapshot and the log."),
