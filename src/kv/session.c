@@ -129,6 +129,8 @@ void kv_session_acknowledge(struct kv *kv, struct kv_session *s, uint64_t lowest
         if (lowest_unacked <= s->floor)
                 return;
         s->floor = lowest_unacked;
+        if (s->n_cached == 0)
+                return;
         while (drop < s->n_cached && s->cached[drop].seq < s->floor)
                 drop++;
         memmove(s->cached, s->cached + drop, (s->n_cached - drop) * sizeof(*s->cached));

@@ -180,9 +180,13 @@ int kv_tables_load(struct kv *kv) {
                 kv_tables_clear(kv);
                 return -EUCLEAN;
         }
-        qsort(kv->sessions, kv->n_sessions, sizeof(void *), cmp_session);
-        qsort(kv->leases, kv->n_leases, sizeof(void *), cmp_lease);
-        qsort(kv->locks, kv->n_locks, sizeof(void *), cmp_lock);
+        /* TDB walks in hash order; the tables are kept sorted. */
+        if (kv->n_sessions > 1)
+                qsort(kv->sessions, kv->n_sessions, sizeof(void *), cmp_session);
+        if (kv->n_leases > 1)
+                qsort(kv->leases, kv->n_leases, sizeof(void *), cmp_lease);
+        if (kv->n_locks > 1)
+                qsort(kv->locks, kv->n_locks, sizeof(void *), cmp_lock);
         /* Recomputed exactly on the first apply that reaches it. */
         kv->next_deadline = 0;
         return 0;
