@@ -212,7 +212,8 @@ static void session_expiry_releases_locks_to_the_next_waiter(void **state) {
 
         g.n = 0;
         /* a was last heard of at 300: gone at 1300, by b's keep-alive. */
-        c = (struct kv_command) { .type = KV_CMD_SESSION_KEEPALIVE, .time_ms = 1299, .session = b, .seq = ++sb,
+        sb++;
+        c = (struct kv_command) { .type = KV_CMD_SESSION_KEEPALIVE, .time_ms = 1299, .session = b, .seq = sb,
                                   .lowest_unacked = sb };
         apply_ok(kv, 7, &c);
         assert_int_equal(g.n, 0);
