@@ -15,6 +15,10 @@
 #define DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 #define DEFAULT_MAX_CACHED_RESPONSES 128
 
+/* TDB chains are linked lists: with its default of 131 heads, lookups walk
+ * long chains once there are many keys.  Fixed when the file is created. */
+#define KV_TDB_HASH_SIZE 65521
+
 /* The marker record: version, clean flag, boot id (text). */
 enum { MARKER_DIRTY = 0, MARKER_CLEAN = 1 };
 
@@ -224,9 +228,18 @@ static int marker_write(struct kv *kv, uint8_t state) {
         /* The marker is ordered against the data by the fsyncs around it. */
         if (fsync(tdb_fd(kv->tdb)) < 0)
                 return log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to sync %s: %m"), kv->path);
+        /* In a transaction of its own, so a crash cannot tear the file. */
+        if (tdb_transaction_start(kv->tdb) < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                                      _("Failed to start a transaction on %s: %s"), kv->path, tdb_errorstr(kv->tdb));
         r = kv_store_put(kv, (TDB_DATA) { .dptr = &k, .dsize = 1 }, &d, 1);
-        if (r < 0)
+        if (r < 0) {
+                (void) tdb_transaction_cancel(kv->tdb);
                 return r;
+        }
+        if (tdb_transaction_commit(kv->tdb) < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                                      _("Failed to commit a transaction on %s: %s"), kv->path, tdb_errorstr(kv->tdb));
         if (fsync(tdb_fd(kv->tdb)) < 0)
                 return log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to sync %s: %m"), kv->path);
         return 0;
@@ -316,7 +329,7 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                         goto fail;
                 }
                 /* Unsynced transactions: the file is rebuildable, see kv.h. */
-                kv->tdb = tdb_open_ex(path, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                kv->tdb = tdb_open_ex(path, KV_TDB_HASH_SIZE, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
         } else {
                 /* TDB_INTERNAL has no transactions, which batches and the
                  * all-or-nothing snapshot load need: use an unlinked file. */
@@ -327,7 +340,7 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                         r = log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to create a scratch state file: %m"));
                         goto fail;
                 }
-                kv->tdb = tdb_open_ex(tmp, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                kv->tdb = tdb_open_ex(tmp, KV_TDB_HASH_SIZE, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
                 (void) unlink(tmp);
         }
         if (!kv->tdb) {
