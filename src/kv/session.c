@@ -97,7 +97,7 @@ int kv_session_remove(struct kv *kv, raft_index index, uint64_t id, bool expired
         if (r < 0)
                 return r;
         /* Its locks go to the next waiters. */
-        r = kv_locks_drop(kv, index, id, 0);
+        r = kv_locks_drop(kv, index, id, 0, false);
         if (r < 0)
                 return r;
         if (expired)

@@ -255,6 +255,30 @@ static void lease_expiry_releases_a_lock_bound_to_it(void **state) {
         kv_close(kv);
 }
 
+static void lock_skips_a_waiter_expiring_in_the_same_entry(void **state) {
+        struct grants g = {};
+        struct kv_options o = { .on_event = record_grant, .userdata = &g };
+        struct kv *kv = open_memory(&o);
+        uint64_t a = register_session(kv, 1, 0, 1000), b = register_session(kv, 2, 0, 1000),
+                 c3 = register_session(kv, 3, 0, 60000), sa = 0, sb = 0, sc = 0;
+        struct kv_command c;
+
+        c = lock_command(KV_CMD_LOCK_ACQUIRE, a, &sa, 0, "l", "a", 0);
+        apply_ok(kv, 4, &c);
+        c = lock_command(KV_CMD_LOCK_ACQUIRE, b, &sb, 0, "l", "b", 0);
+        apply_ok(kv, 5, &c);
+        c = lock_command(KV_CMD_LOCK_ACQUIRE, c3, &sc, 0, "l", "c", 0);
+        apply_ok(kv, 6, &c);
+
+        /* a and b expire in the same entry: c, not b, gets the lock. */
+        g.n = 0;
+        c = (struct kv_command) { .type = KV_CMD_PUT, .time_ms = 1000, .key = BLOB("/t"), .value = BLOB("") };
+        apply_ok(kv, 7, &c);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.session[0], c3);
+        kv_close(kv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(waiters_are_granted_first_come_first_served),
@@ -262,6 +286,7 @@ int main(void) {
                 cmocka_unit_test(fence_keeps_growing_across_snapshot_and_restore),
                 cmocka_unit_test(session_expiry_releases_locks_to_the_next_waiter),
                 cmocka_unit_test(lease_expiry_releases_a_lock_bound_to_it),
+                cmocka_unit_test(lock_skips_a_waiter_expiring_in_the_same_entry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
