@@ -38,6 +38,11 @@ void kv_result_set(struct kv_result *r, enum kv_status s) {
         r->error = status_table[s].error;
 }
 
+void kv_emit(struct kv *kv, const struct kv_event *e) {
+        if (kv->opts.on_event)
+                kv->opts.on_event(kv->opts.userdata, e);
+}
+
 void kv_deadline_note(struct kv *kv, uint64_t deadline_ms) {
         if (kv->next_deadline == 0 || deadline_ms < kv->next_deadline)
                 kv->next_deadline = deadline_ms;
@@ -52,6 +57,17 @@ static int expire(struct kv *kv, raft_index index) {
 
         if (kv->next_deadline != 0 && kv->clock < kv->next_deadline)
                 return 0;
+
+        /* Waits first, so no lock is handed to a waiter that is expiring in
+         * this same entry. */
+        for (size_t i = 0; i < kv->n_sessions; i++)
+                if (kv->sessions[i]->deadline_ms <= kv->clock &&
+                    (r = kv_locks_drop(kv, index, kv->sessions[i]->id, 0, true)) < 0)
+                        return r;
+        for (size_t i = 0; i < kv->n_leases; i++)
+                if (kv->leases[i]->deadline_ms <= kv->clock &&
+                    (r = kv_locks_drop(kv, index, 0, kv->leases[i]->id, true)) < 0)
+                        return r;
 
         for (size_t i = 0; i < kv->n_sessions;) {
                 if (kv->sessions[i]->deadline_ms <= kv->clock) {

@@ -143,14 +143,15 @@ struct kv_lease *kv_lease_free(struct kv_lease *l);
 /* Validates any record by its tag, for tdb_check and snapshot loading. */
 int kv_record_validate(TDB_DATA key, TDB_DATA data);
 
-/* store.c */
+/* store.c: the file and its transactions */
+int kv_errno_from_tdb(struct kv *kv);
 int kv_store_put(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts);
 int kv_store_delete(struct kv *kv, TDB_DATA key);
 int kv_store_meta(struct kv *kv);
+
+/* tables.c */
 int kv_tables_load(struct kv *kv);
 void kv_tables_clear(struct kv *kv);
-void kv_emit(struct kv *kv, const struct kv_event *e);
-int kv_data_delete(struct kv *kv, raft_index index, const uint8_t *key, size_t key_len, bool *found);
 
 /* session.c */
 struct kv_session *kv_session_find(struct kv *kv, uint64_t id);
@@ -164,8 +165,9 @@ void kv_session_acknowledge(struct kv *kv, struct kv_session *s, uint64_t lowest
 /* lock.c */
 int kv_lock_acquire(struct kv *kv, raft_index index, const struct kv_command *c, struct kv_result *r);
 int kv_lock_release(struct kv *kv, raft_index index, const struct kv_command *c, struct kv_result *r);
-/* Drops every hold and wait of a session (session != 0) or bound to a lease. */
-int kv_locks_drop(struct kv *kv, raft_index index, uint64_t session, uint64_t lease);
+/* Drops every wait, and unless waits_only every hold, of a session
+ * (session != 0) or bound to a lease (lease != 0). */
+int kv_locks_drop(struct kv *kv, raft_index index, uint64_t session, uint64_t lease, bool waits_only);
 
 /* lease.c */
 struct kv_lease *kv_lease_find(struct kv *kv, uint64_t id);
@@ -177,5 +179,7 @@ int kv_lease_bind(struct kv *kv, uint64_t id, const uint8_t *key, size_t key_len
 int kv_lease_unbind(struct kv *kv, uint64_t id, const uint8_t *key, size_t key_len);
 
 /* apply.c */
+void kv_emit(struct kv *kv, const struct kv_event *e);
 void kv_deadline_note(struct kv *kv, uint64_t deadline_ms);
 void kv_result_set(struct kv_result *r, enum kv_status s);
+int kv_data_delete(struct kv *kv, raft_index index, const uint8_t *key, size_t key_len, bool *found);

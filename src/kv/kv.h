@@ -87,6 +87,9 @@ struct kv_options {
          * when NULL).  A dirty file from another boot may have lost page
          * cache writes and is not trusted. */
         const char *boot_id;
+        /* Run tdb_check() on every open, not only after an unclean
+         * shutdown (costs a pass over the file). */
+        bool check_on_open;
         void (*on_event)(void *userdata, const struct kv_event *e);
         void *userdata;
         struct log_sink log;

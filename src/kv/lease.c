@@ -107,7 +107,7 @@ int kv_lease_remove(struct kv *kv, raft_index index, uint64_t id, bool expired) 
                 r = kv_data_delete(kv, index, l->keys[j].data, l->keys[j].len, &found);
         }
         if (r >= 0)
-                r = kv_locks_drop(kv, index, 0, id);
+                r = kv_locks_drop(kv, index, 0, id, false);
         if (r >= 0 && expired)
                 kv_emit(kv, &(struct kv_event) {
                         .type = KV_EVENT_LEASE_EXPIRED,

@@ -231,7 +231,7 @@ static bool matches(const struct kv_lock_holder *h, uint64_t session, uint64_t l
         return (session != 0 && h->session == session) || (lease != 0 && h->lease == lease);
 }
 
-int kv_locks_drop(struct kv *kv, raft_index index, uint64_t session, uint64_t lease) {
+int kv_locks_drop(struct kv *kv, raft_index index, uint64_t session, uint64_t lease, bool waits_only) {
         for (size_t i = 0; i < kv->n_locks;) {
                 struct kv_lock *l = kv->locks[i];
                 bool changed = false;
@@ -246,7 +246,7 @@ int kv_locks_drop(struct kv *kv, raft_index index, uint64_t session, uint64_t le
                         } else
                                 w++;
                 }
-                if (l->held && matches(&l->holder, session, lease)) {
+                if (!waits_only && l->held && matches(&l->holder, session, lease)) {
                         hand_over(kv, index, l);
                         changed = true;
                 }

@@ -97,7 +97,7 @@ int kv_session_remove(struct kv *kv, raft_index index, uint64_t id, bool expired
         if (r < 0)
                 return r;
         /* Its locks go to the next waiters. */
-        r = kv_locks_drop(kv, index, id, 0);
+        r = kv_locks_drop(kv, index, id, 0, false);
         if (r < 0)
                 return r;
         if (expired)
@@ -129,6 +129,8 @@ void kv_session_acknowledge(struct kv *kv, struct kv_session *s, uint64_t lowest
         if (lowest_unacked <= s->floor)
                 return;
         s->floor = lowest_unacked;
+        if (s->n_cached == 0)
+                return;
         while (drop < s->n_cached && s->cached[drop].seq < s->floor)
                 drop++;
         memmove(s->cached, s->cached + drop, (s->n_cached - drop) * sizeof(*s->cached));

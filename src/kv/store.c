@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Opening, trusting and closing the TDB file; reads; the in-memory tables. */
+/* Opening, trusting and closing the TDB file; its transactions (batches). */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +14,10 @@
 #define DEFAULT_MAX_KEY_LEN 4096
 #define DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 #define DEFAULT_MAX_CACHED_RESPONSES 128
+
+/* TDB chains are linked lists: with its default of 131 heads, lookups walk
+ * long chains once there are many keys.  Fixed when the file is created. */
+#define KV_TDB_HASH_SIZE 65521
 
 /* The marker record: version, clean flag, boot id (text). */
 enum { MARKER_DIRTY = 0, MARKER_CLEAN = 1 };
@@ -33,7 +37,7 @@ __attribute__((format(printf, 3, 4))) static void tdb_log(struct tdb_context *td
                  kv->path ?: "(memory)", line);
 }
 
-static int errno_from_tdb(struct kv *kv) {
+int kv_errno_from_tdb(struct kv *kv) {
         switch (tdb_error(kv->tdb)) {
         case TDB_SUCCESS:
                 return -EIO;
@@ -54,7 +58,7 @@ static int errno_from_tdb(struct kv *kv) {
 
 int kv_store_put(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts) {
         if (tdb_storev(kv->tdb, key, parts, n_parts, TDB_REPLACE) < 0)
-                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
                                       _("Failed to store a record in %s: %s"), kv->path ?: "(memory)",
                                       tdb_errorstr(kv->tdb));
         return 0;
@@ -62,7 +66,7 @@ int kv_store_put(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts
 
 int kv_store_delete(struct kv *kv, TDB_DATA key) {
         if (tdb_delete(kv->tdb, key) < 0 && tdb_error(kv->tdb) != TDB_ERR_NOEXIST)
-                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
                                       _("Failed to delete a record in %s: %s"), kv->path ?: "(memory)",
                                       tdb_errorstr(kv->tdb));
         return 0;
@@ -76,121 +80,6 @@ int kv_store_meta(struct kv *kv) {
         wire_put64(v + 1, kv->applied);
         wire_put64(v + 9, kv->clock);
         return kv_store_put(kv, (TDB_DATA) { .dptr = &k, .dsize = 1 }, &d, 1);
-}
-
-static int load_meta(struct kv *kv) {
-        uint8_t k = KV_TAG_META;
-        TDB_DATA d = tdb_fetch(kv->tdb, (TDB_DATA) { .dptr = &k, .dsize = 1 });
-        int r = 0;
-
-        if (!d.dptr) {
-                kv->applied = kv->clock = 0;
-                return tdb_error(kv->tdb) == TDB_ERR_NOEXIST ? 0 : errno_from_tdb(kv);
-        }
-        if (d.dsize != 17 || d.dptr[0] != KV_RECORD_VERSION)
-                r = -EUCLEAN;
-        else {
-                kv->applied = wire_get64(d.dptr + 1);
-                kv->clock = wire_get64(d.dptr + 9);
-        }
-        free(d.dptr);
-        return r;
-}
-
-void kv_tables_clear(struct kv *kv) {
-        for (size_t i = 0; i < kv->n_sessions; i++)
-                kv_session_free(kv->sessions[i]);
-        for (size_t i = 0; i < kv->n_locks; i++)
-                kv_lock_free(kv->locks[i]);
-        for (size_t i = 0; i < kv->n_leases; i++)
-                kv_lease_free(kv->leases[i]);
-        kv->sessions = mfree(kv->sessions);
-        kv->locks = mfree(kv->locks);
-        kv->leases = mfree(kv->leases);
-        kv->n_sessions = kv->n_locks = kv->n_leases = 0;
-        kv->next_deadline = 0;
-}
-
-static int append_ptr(void ***array, size_t *n, void *p) {
-        void **a = reallocarray(*array, *n + 1, sizeof(void *));
-
-        if (!a)
-                return -ENOMEM;
-        a[(*n)++] = p;
-        *array = a;
-        return 0;
-}
-
-static int cmp_session(const void *a, const void *b) {
-        const struct kv_session *x = *(struct kv_session *const *) a, *y = *(struct kv_session *const *) b;
-
-        return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int cmp_lease(const void *a, const void *b) {
-        const struct kv_lease *x = *(struct kv_lease *const *) a, *y = *(struct kv_lease *const *) b;
-
-        return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int cmp_lock(const void *a, const void *b) {
-        const struct kv_lock *x = *(struct kv_lock *const *) a, *y = *(struct kv_lock *const *) b;
-        int c = memcmp(x->name, y->name, MIN(x->name_len, y->name_len));
-
-        return c != 0 ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
-}
-
-static int load_one(struct tdb_context *tdb, TDB_DATA key, TDB_DATA data, void *userdata) {
-        struct kv *kv = userdata;
-        struct kv_session *s;
-        struct kv_lock *l;
-        struct kv_lease *e;
-        int r = 0;
-
-        if (key.dsize < 1)
-                return 0;
-        switch (key.dptr[0]) {
-        case KV_TAG_SESSION:
-                r = kv_session_decode(data.dptr, data.dsize, &s);
-                if (r >= 0 && (r = append_ptr((void ***) &kv->sessions, &kv->n_sessions, s)) < 0)
-                        kv_session_free(s);
-                break;
-        case KV_TAG_LOCK:
-                r = kv_lock_decode(key.dptr + 1, key.dsize - 1, data.dptr, data.dsize, &l);
-                if (r >= 0 && (r = append_ptr((void ***) &kv->locks, &kv->n_locks, l)) < 0)
-                        kv_lock_free(l);
-                break;
-        case KV_TAG_LEASE:
-                r = kv_lease_decode(data.dptr, data.dsize, &e);
-                if (r >= 0 && (r = append_ptr((void ***) &kv->leases, &kv->n_leases, e)) < 0)
-                        kv_lease_free(e);
-                break;
-        }
-        return r < 0 ? -1 : 0;
-}
-
-int kv_tables_load(struct kv *kv) {
-        int r;
-
-        kv_tables_clear(kv);
-        r = load_meta(kv);
-        if (r < 0)
-                return r;
-        if (tdb_traverse_read(kv->tdb, load_one, kv) < 0) {
-                kv_tables_clear(kv);
-                return -EUCLEAN;
-        }
-        qsort(kv->sessions, kv->n_sessions, sizeof(void *), cmp_session);
-        qsort(kv->leases, kv->n_leases, sizeof(void *), cmp_lease);
-        qsort(kv->locks, kv->n_locks, sizeof(void *), cmp_lock);
-        /* Recomputed exactly on the first apply that reaches it. */
-        kv->next_deadline = 0;
-        return 0;
-}
-
-void kv_emit(struct kv *kv, const struct kv_event *e) {
-        if (kv->opts.on_event)
-                kv->opts.on_event(kv->opts.userdata, e);
 }
 
 static int read_boot_id(char *buf, size_t size) {
@@ -220,9 +109,18 @@ static int marker_write(struct kv *kv, uint8_t state) {
         /* The marker is ordered against the data by the fsyncs around it. */
         if (fsync(tdb_fd(kv->tdb)) < 0)
                 return log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to sync %s: %m"), kv->path);
+        /* In a transaction of its own, so a crash cannot tear the file. */
+        if (tdb_transaction_start(kv->tdb) < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
+                                      _("Failed to start a transaction on %s: %s"), kv->path, tdb_errorstr(kv->tdb));
         r = kv_store_put(kv, (TDB_DATA) { .dptr = &k, .dsize = 1 }, &d, 1);
-        if (r < 0)
+        if (r < 0) {
+                (void) tdb_transaction_cancel(kv->tdb);
                 return r;
+        }
+        if (tdb_transaction_commit(kv->tdb) < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
+                                      _("Failed to commit a transaction on %s: %s"), kv->path, tdb_errorstr(kv->tdb));
         if (fsync(tdb_fd(kv->tdb)) < 0)
                 return log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to sync %s: %m"), kv->path);
         return 0;
@@ -264,9 +162,10 @@ static int trust_file(struct kv *kv, bool *fresh) {
                 return log_sink_errno(&kv->opts.log, LOG_ERR, EUCLEAN,
                                       _("State file %s was not closed cleanly before the machine restarted and may have lost writes, rebuild it from the last snapshot and the log."),
                                       kv->path);
-        if (!clean) {
-                log_sink(&kv->opts.log, LOG_WARNING, _("State file %s was not closed cleanly, checking it."),
-                         kv->path);
+        if (!clean || kv->opts.check_on_open) {
+                if (!clean)
+                        log_sink(&kv->opts.log, LOG_WARNING, _("State file %s was not closed cleanly, checking it."),
+                                 kv->path);
                 if (tdb_check(kv->tdb, check_record, kv) < 0)
                         return log_sink_errno(&kv->opts.log, LOG_ERR, EUCLEAN,
                                               _("State file %s is damaged, rebuild it from the last snapshot and the log."),
@@ -311,7 +210,7 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                         goto fail;
                 }
                 /* Unsynced transactions: the file is rebuildable, see kv.h. */
-                kv->tdb = tdb_open_ex(path, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                kv->tdb = tdb_open_ex(path, KV_TDB_HASH_SIZE, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
         } else {
                 /* TDB_INTERNAL has no transactions, which batches and the
                  * all-or-nothing snapshot load need: use an unlinked file. */
@@ -322,7 +221,7 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                         r = log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to create a scratch state file: %m"));
                         goto fail;
                 }
-                kv->tdb = tdb_open_ex(tmp, 0, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                kv->tdb = tdb_open_ex(tmp, KV_TDB_HASH_SIZE, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
                 (void) unlink(tmp);
         }
         if (!kv->tdb) {
@@ -392,7 +291,7 @@ int kv_batch_begin(struct kv *kv) {
         if (kv->in_batch)
                 return -EBUSY;
         if (tdb_transaction_start(kv->tdb) < 0)
-                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
                                       _("Failed to start a transaction on %s: %s"), kv->path ?: "(memory)",
                                       tdb_errorstr(kv->tdb));
         kv->in_batch = true;
@@ -417,161 +316,9 @@ int kv_batch_commit(struct kv *kv) {
         }
         if (tdb_transaction_commit(kv->tdb) < 0) {
                 kv->broken = true;
-                return log_sink_errno(&kv->opts.log, LOG_ERR, errno_from_tdb(kv),
+                return log_sink_errno(&kv->opts.log, LOG_ERR, kv_errno_from_tdb(kv),
                                       _("Failed to commit a transaction on %s: %s"), kv->path ?: "(memory)",
                                       tdb_errorstr(kv->tdb));
         }
-        return 0;
-}
-
-void kv_value_done(struct kv_value *v) {
-        if (v)
-                v->data = mfree(v->data);
-}
-
-static int value_from_record(TDB_DATA d, struct kv_value *ret) {
-        struct kv_data_header h;
-        size_t n;
-        int r;
-
-        r = kv_data_header_decode(d.dptr, d.dsize, &h);
-        if (r < 0)
-                return -EUCLEAN;
-        n = d.dsize - KV_DATA_HEADER_SIZE;
-        ret->data = malloc(n + 1);
-        if (!ret->data)
-                return -ENOMEM;
-        if (n > 0)
-                memcpy(ret->data, d.dptr + KV_DATA_HEADER_SIZE, n);
-        ret->data[n] = 0;
-        ret->len = n;
-        ret->create_revision = h.create_revision;
-        ret->mod_revision = h.mod_revision;
-        ret->lease = h.lease;
-        return 0;
-}
-
-int kv_get(struct kv *kv, const void *key, size_t key_len, struct kv_value *ret) {
-        struct kv_tkey k;
-        TDB_DATA d;
-        int r;
-
-        if (!kv || (!key && key_len > 0) || !ret)
-                return -EINVAL;
-        *ret = (struct kv_value) {};
-        r = kv_tkey_make(&k, KV_TAG_DATA, key, key_len);
-        if (r < 0)
-                return r;
-        d = tdb_fetch(kv->tdb, k.d);
-        kv_tkey_done(&k);
-        if (!d.dptr)
-                return tdb_error(kv->tdb) == TDB_ERR_NOEXIST ? -ENOENT : errno_from_tdb(kv);
-        r = value_from_record(d, ret);
-        free(d.dptr);
-        return r;
-}
-
-void kv_entries_free(struct kv_entry *e, size_t n) {
-        for (size_t i = 0; e && i < n; i++) {
-                free(e[i].key);
-                kv_value_done(&e[i].value);
-        }
-        free(e);
-}
-
-static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
-        int c = an > 0 && bn > 0 ? memcmp(a, b, MIN(an, bn)) : 0;
-
-        return c != 0 ? c : (an > bn) - (an < bn);
-}
-
-/* Collects the `limit` smallest matching keys in one pass over the file:
- * memory stays bounded by the page, whatever the data set. */
-struct list_ctx {
-        const uint8_t *prefix, *after;
-        size_t prefix_len, after_len, limit, n;
-        bool has_after, more;
-        struct kv_entry *e;
-        int error;
-};
-
-static int list_one(struct tdb_context *tdb, TDB_DATA key, TDB_DATA data, void *userdata) {
-        struct list_ctx *c = userdata;
-        const uint8_t *k = key.dptr + 1;
-        size_t kn = key.dsize - 1, pos;
-        struct kv_entry e = {};
-        int r;
-
-        if (key.dsize < 1 || key.dptr[0] != KV_TAG_DATA || kn < c->prefix_len ||
-            (c->prefix_len > 0 && memcmp(k, c->prefix, c->prefix_len) != 0))
-                return 0;
-        if (c->has_after && key_cmp(k, kn, c->after, c->after_len) <= 0)
-                return 0;
-        if (c->n == c->limit) {
-                c->more = true;
-                if (key_cmp(k, kn, c->e[c->n - 1].key, c->e[c->n - 1].key_len) > 0)
-                        return 0;
-                /* Evict the largest to make room. */
-                c->n--;
-                free(c->e[c->n].key);
-                kv_value_done(&c->e[c->n].value);
-        }
-        /* Binary search for the insertion point. */
-        size_t lo = 0, hi = c->n;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (key_cmp(c->e[mid].key, c->e[mid].key_len, k, kn) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        pos = lo;
-        e.key = malloc(kn + 1);
-        if (!e.key) {
-                c->error = -ENOMEM;
-                return -1;
-        }
-        if (kn > 0)
-                memcpy(e.key, k, kn);
-        e.key[kn] = 0;
-        e.key_len = kn;
-        r = value_from_record(data, &e.value);
-        if (r < 0) {
-                free(e.key);
-                c->error = r;
-                return -1;
-        }
-        memmove(c->e + pos + 1, c->e + pos, (c->n - pos) * sizeof(*c->e));
-        c->e[pos] = e;
-        c->n++;
-        return 0;
-}
-
-int kv_list(struct kv *kv, const void *prefix, size_t prefix_len, const void *after, size_t after_len,
-            size_t limit, struct kv_entry **ret, size_t *ret_n, bool *more) {
-        struct list_ctx c = {
-                .prefix = prefix,
-                .prefix_len = prefix_len,
-                .after = after,
-                .after_len = after_len,
-                .has_after = after != NULL,
-                .limit = limit,
-        };
-
-        if (!kv || limit == 0 || !ret || !ret_n || (!prefix && prefix_len > 0))
-                return -EINVAL;
-        c.e = calloc(limit, sizeof(*c.e));
-        if (!c.e)
-                return -ENOMEM;
-        if (tdb_traverse_read(kv->tdb, list_one, &c) < 0 && c.error == 0)
-                c.error = errno_from_tdb(kv);
-        if (c.error < 0) {
-                kv_entries_free(c.e, c.n);
-                return c.error;
-        }
-        *ret = c.e;
-        *ret_n = c.n;
-        if (more)
-                *more = c.more;
         return 0;
 }

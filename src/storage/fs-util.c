@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shared/macro.h"
@@ -50,24 +52,26 @@ int fsync_dir_fd(int dirfd) {
         return fsync(dirfd) < 0 ? -errno : 0;
 }
 
-int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len) {
+int mkdir_durable(const char *path, mode_t mode) {
+        _cleanup_free_ char *parent = NULL;
         _cleanup_close_ int fd = -1;
-        char tmp[256];
-        int r;
+        char *slash;
 
-        if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int) sizeof(tmp))
-                return -ENAMETOOLONG;
-        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (mkdir(path, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        /* The new directory entry lives in the parent: sync that. */
+        parent = strdup(path);
+        if (!parent)
+                return -ENOMEM;
+        slash = strrchr(parent, '/');
+        if (!slash)
+                strcpy(parent, ".");
+        else if (slash == parent)
+                slash[1] = 0;
+        else
+                *slash = 0;
+        fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        r = pwrite_all(fd, buf, len, 0);
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlinkat(dirfd, tmp, 0);
-                return r;
-        }
-        return fsync_dir_fd(dirfd);
+        return fsync_dir_fd(fd);
 }

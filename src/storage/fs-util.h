@@ -2,7 +2,7 @@
 #pragma once
 
 /* File helpers for the storage code: full reads and writes that retry on
- * EINTR and short transfers, and the directory fsync that makes a create,
+ * EINTR and short transfers, and the directory fsyncs that make a create,
  * rename or unlink durable. */
 
 #include <stddef.h>
@@ -13,6 +13,6 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t offset);
 /* Reads up to len bytes; fewer only at end of file.  Returns bytes read. */
 ssize_t pread_full(int fd, void *buf, size_t len, uint64_t offset);
 int fsync_dir_fd(int dirfd);
-/* Create or replace name in dirfd with exactly buf: temporary file, fsync,
- * rename, directory fsync. */
-int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len);
+/* mkdir that survives a crash: the parent directory is fsynced when the
+ * directory was created.  An existing directory is fine. */
+int mkdir_durable(const char *path, mode_t mode);

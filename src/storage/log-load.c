@@ -79,7 +79,8 @@ static int log_list_segments(struct log_loader *ld) {
                 ld->seqs[ld->n_seqs++] = seq;
         }
         (void) closedir(d);
-        qsort(ld->seqs, ld->n_seqs, sizeof(*ld->seqs), cmp_u64);
+        if (ld->n_seqs > 0)
+                qsort(ld->seqs, ld->n_seqs, sizeof(*ld->seqs), cmp_u64);
         return 0;
 }
 
@@ -300,8 +301,8 @@ int storage_log_open(const char *dir, const struct storage_log_options *o, struc
 
         if (!dir || !ret || !ret_entries || !ret_n)
                 return -EINVAL;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return log_sink_errno(o ? o->log : NULL, LOG_ERR, errno, _("%s: cannot create log directory: %m"),
+        if ((r = mkdir_durable(dir, 0700)) < 0)
+                return log_sink_errno(o ? o->log : NULL, LOG_ERR, r, _("%s: cannot create log directory: %m"),
                                       dir);
         l = calloc(1, sizeof(*l));
         if (!l)

@@ -466,6 +466,26 @@ int storage_log_reset(struct storage_log *l) {
         return 0;
 }
 
+int storage_log_fit_snapshot(struct storage_log *l, const struct raft_snapshot_meta *meta) {
+        raft_index first = storage_log_first_index(l);
+        raft_term term;
+        int r;
+
+        if (first == 0 || first == meta->index + 1)
+                return 0;
+        if (first > meta->index + 1)
+                return log_sink_errno(l->log, LOG_ERR, EBADMSG,
+                                      _("%s: log starts at index %" PRIu64 ", snapshot ends at %" PRIu64 ": entries in between are missing"),
+                                      l->dir, first, meta->index);
+        if (storage_log_term_at(l, meta->index, &term) >= 0 && term == meta->term)
+                return 0;
+        log_sink(l->log, LOG_NOTICE,
+                 _("%s: log does not match snapshot at index %" PRIu64 " (installed before a crash), dropping it"),
+                 l->dir, meta->index);
+        r = storage_log_reset(l);
+        return r < 0 ? r : 1;
+}
+
 struct storage_log *storage_log_close(struct storage_log *l) {
         if (!l)
                 return NULL;

@@ -55,6 +55,16 @@ int storage_log_compact(struct storage_log *l, raft_index index);
  * return. */
 int storage_log_reset(struct storage_log *l);
 
+/* After opening, make the log agree with the newest snapshot: a crash
+ * between installing a received snapshot and storage_log_reset() leaves
+ * the old log behind.  The log is kept if it holds the snapshot's last
+ * entry with the snapshot's term (Log Matching: it agrees with the
+ * snapshot) or starts right after it; otherwise it is reset.  Returns 0 if
+ * kept, 1 if reset (drop the entries storage_log_open() returned), -EBADMSG
+ * if the log starts beyond meta->index + 1: entries nobody can restore are
+ * missing. */
+int storage_log_fit_snapshot(struct storage_log *l, const struct raft_snapshot_meta *meta);
+
 raft_index storage_log_first_index(const struct storage_log *l); /* 0 if empty */
 raft_index storage_log_last_index(const struct storage_log *l);  /* 0 if empty */
 /* -ENOENT if index is not in the log. */

@@ -99,8 +99,8 @@ int storage_meta_open(const char *dir, const struct log_sink *log, struct storag
         bool valid[2] = {}, written[2] = {}, created = false;
         int r, best = -1;
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return log_sink_errno(log, LOG_ERR, errno, _("%s: cannot create directory: %m"), dir);
+        if ((r = mkdir_durable(dir, 0700)) < 0)
+                return log_sink_errno(log, LOG_ERR, r, _("%s: cannot create directory: %m"), dir);
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;

@@ -155,9 +155,10 @@ static int snapshot_verify(int fd, struct snapshot_header *ret) {
 
 int storage_snapshots_open(const char *dir, const struct log_sink *log, struct storage_snapshots **ret) {
         struct storage_snapshots *s;
+        int r;
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return log_sink_errno(log, LOG_ERR, errno, _("%s: cannot create snapshot directory: %m"), dir);
+        if ((r = mkdir_durable(dir, 0700)) < 0)
+                return log_sink_errno(log, LOG_ERR, r, _("%s: cannot create snapshot directory: %m"), dir);
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -165,8 +166,8 @@ int storage_snapshots_open(const char *dir, const struct log_sink *log, struct s
         s->dir = strdup(dir);
         s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (!s->dir || s->dirfd < 0) {
-                int r = s->dir ? log_sink_errno(log, LOG_ERR, errno, _("%s: cannot open snapshot directory: %m"), dir)
-                               : -ENOMEM;
+                r = s->dir ? log_sink_errno(log, LOG_ERR, errno, _("%s: cannot open snapshot directory: %m"), dir)
+                           : -ENOMEM;
 
                 storage_snapshots_close(s);
                 return r;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "kv/kv.h"
+#include "shared/macro.h"
 
 #define BLOB(s) ((struct kv_blob) { .data = (const uint8_t *) (s), .len = strlen(s) })
 
@@ -96,4 +97,38 @@ static inline uint64_t env_u64(const char *name, uint64_t dflt) {
         const char *s = getenv(name);
 
         return s ? strtoull(s, NULL, 0) : dflt;
+}
+
+static inline uint64_t register_session(struct kv *kv, raft_index index, uint64_t now, uint64_t ttl) {
+        struct kv_command c = { .type = KV_CMD_SESSION_REGISTER, .time_ms = now, .ttl_ms = ttl };
+        struct kv_result r = apply_ok(kv, index, &c);
+
+        assert_int_equal(r.status, KV_STATUS_OK);
+        assert_int_equal(r.id, index);
+        return r.id;
+}
+
+static inline uint64_t grant_lease(struct kv *kv, raft_index index, uint64_t now, uint64_t ttl) {
+        struct kv_command c = { .type = KV_CMD_LEASE_GRANT, .time_ms = now, .ttl_ms = ttl };
+        struct kv_result r = apply_ok(kv, index, &c);
+
+        assert_int_equal(r.status, KV_STATUS_OK);
+        assert_int_equal(r.id, index);
+        return r.id;
+}
+
+/* Session requests with a per-test sequence counter. */
+static inline struct kv_command lock_command(enum kv_command_type t, uint64_t session, uint64_t *seq, uint64_t now,
+                                             const char *name, const char *owner, uint64_t lease) {
+        (*seq)++;
+        return (struct kv_command) {
+                .type = t,
+                .time_ms = now,
+                .session = session,
+                .seq = *seq,
+                .lowest_unacked = *seq,
+                .key = BLOB(name),
+                .owner = owner ? BLOB(owner) : (struct kv_blob) {},
+                .lease = lease,
+        };
 }

@@ -337,6 +337,49 @@ static void log_holds_entry_larger_than_segment(void **state) {
         storage_log_close(l);
 }
 
+static void log_fits_snapshot_left_by_crash_during_install(void **state) {
+        struct fixture *f = *state;
+        struct raft_snapshot_meta meta = { .index = 50, .term = 2 };
+        struct storage_log *l;
+        struct raft_entry *e;
+        size_t n;
+
+        assert_int_equal(storage_log_open(f->dir, &f->o, &l, &e, &n), 0);
+        free(e);
+        append(l, 1, 40, 1);
+        append(l, 41, 20, 2);
+        assert_int_equal(storage_log_sync(l), 0);
+
+        /* The log holds the snapshot's last entry with its term: kept. */
+        assert_int_equal(storage_log_fit_snapshot(l, &meta), 0);
+        assert_int_equal(storage_log_last_index(l), 60);
+        /* Started right after the snapshot: kept. */
+        meta.index = 0;
+        assert_int_equal(storage_log_fit_snapshot(l, &meta), 0);
+
+        /* Another history at the snapshot's index: the old log goes. */
+        meta = (struct raft_snapshot_meta) { .index = 50, .term = 3 };
+        assert_int_equal(storage_log_fit_snapshot(l, &meta), 1);
+        assert_int_equal(storage_log_last_index(l), 0);
+        l = reopen(f, l, &e, &n);
+        assert_int_equal(n, 0);
+        free(e);
+
+        /* A log entirely before the snapshot is dropped as well. */
+        append(l, 1, 10, 1);
+        assert_int_equal(storage_log_sync(l), 0);
+        assert_int_equal(storage_log_fit_snapshot(l, &meta), 1);
+        assert_int_equal(storage_log_last_index(l), 0);
+
+        /* A log starting beyond the snapshot has a hole: refused. */
+        append(l, 70, 5, 3);
+        assert_int_equal(storage_log_sync(l), 0);
+        assert_int_equal(storage_log_fit_snapshot(l, &meta), -EBADMSG);
+        assert_non_null(test_sink_find(&f->sink, "missing", NULL));
+        assert_int_equal(storage_log_last_index(l), 74);
+        storage_log_close(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(log_entries_survive_sync_and_reopen, setup, teardown),
@@ -349,6 +392,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(log_reset_drops_everything_and_restarts_anywhere, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_refuses_bad_input_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_holds_entry_larger_than_segment, setup, teardown),
+                cmocka_unit_test_setup_teardown(log_fits_snapshot_left_by_crash_during_install, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
