@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "raft/wire.h"
 #include "shared/macro.h"
 #include "storage/crc32c.h"
 #include "storage/fs-util.h"
@@ -88,9 +89,10 @@ static int read_segment(struct storage_log *l, uint64_t seq, uint8_t **ret, size
         _cleanup_close_ int fd = -1;
         _cleanup_free_ uint8_t *buf = NULL;
         char name[SEGMENT_NAME_MAX];
-        uint64_t header_seq;
+        uint64_t header_seq = 0;
         struct stat st;
         ssize_t k;
+        int r;
 
         segment_name(seq, name);
         fd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -103,8 +105,12 @@ static int read_segment(struct storage_log *l, uint64_t seq, uint8_t **ret, size
         if (k < 0)
                 return log_sink_errno(l->log, LOG_ERR, (int) k, _("%s/%s: cannot read log segment: %m"), l->dir,
                                       name);
-        if ((size_t) k < LOG_SEGMENT_HEADER_SIZE || log_segment_header_decode(buf, &header_seq) < 0 ||
-            header_seq != seq)
+        r = (size_t) k < LOG_SEGMENT_HEADER_SIZE ? -EBADMSG : log_segment_header_decode(buf, &header_seq);
+        if (r == -EPROTONOSUPPORT)
+                return log_sink_errno(l->log, LOG_ERR, r,
+                                      _("%s/%s: unsupported log format version %" PRIu32 " (this build reads version %d)"),
+                                      l->dir, name, wire_get32(buf + 8), LOG_SEGMENT_VERSION);
+        if (r < 0 || header_seq != seq)
                 return log_sink_errno(l->log, LOG_ERR, EBADMSG,
                                       _("%s/%s: bad log segment header at offset 0, refusing to open the log"),
                                       l->dir, name);

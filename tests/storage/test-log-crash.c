@@ -4,7 +4,10 @@
  * with SIGKILL at random moments, reopens the log and checks that every
  * reported batch is there with identical content and nothing else is.
  *
- * Seeded: the seed is printed and RAFTD_CRASH_SEED replays it;
+ * Seeded: the seed is printed and RAFTD_CRASH_SEED replays it (the same
+ * batches, truncations, compactions and kill points counted in confirmed
+ * batches; the extra random delay before each kill is wall-clock time, so
+ * where exactly inside a write the kill lands can differ).
  * RAFTD_CRASH_ROUNDS sets the number of kill rounds (default 200). */
 #include <errno.h>
 #include <fcntl.h>

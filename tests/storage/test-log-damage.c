@@ -5,12 +5,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "raft/wire.h"
 #include "storage-test.h"
+#include "storage/crc32c.h"
 #include "storage/log.h"
 
 /* 24 data bytes: every record takes 64 bytes, record k (from 0) starts at
@@ -180,6 +183,29 @@ static void log_bad_segment_header_stops_open(void **state) {
         assert_non_null(test_sink_find(&f->sink, "header", SEG1, "offset 0", NULL));
 }
 
+static void log_segment_of_future_format_version_is_refused(void **state) {
+        struct fixture *f = *state;
+        const unsigned batches[] = { 3 };
+        uint8_t header[32];
+        char *path = test_path(f->dir, SEG1);
+        FILE *file;
+        size_t n;
+
+        write_batches(f, batches, 1);
+        /* A newer raftd wrote this segment: version 2, valid checksum. */
+        file = fopen(path, "r+");
+        assert_non_null(file);
+        assert_int_equal(fread(header, 1, sizeof(header), file), sizeof(header));
+        wire_put32(header + 8, 2);
+        wire_put32(header + 28, crc32c(header, 28));
+        rewind(file);
+        assert_int_equal(fwrite(header, 1, sizeof(header), file), sizeof(header));
+        fclose(file);
+        free(path);
+        assert_int_equal(open_log(f, &n), -EPROTONOSUPPORT);
+        assert_non_null(test_sink_find(&f->sink, "unsupported log format version 2", SEG1, NULL));
+}
+
 static void log_missing_middle_segment_is_an_index_gap(void **state) {
         struct fixture *f = *state;
         unsigned batches[40];
@@ -222,6 +248,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(log_flipped_bit_in_record_header_stops_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_damage_inside_last_batch_counts_as_torn, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_bad_segment_header_stops_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(log_segment_of_future_format_version_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_missing_middle_segment_is_an_index_gap, setup, teardown),
                 cmocka_unit_test_setup_teardown(log_damage_at_end_of_earlier_segment_stops_open, setup, teardown),
         };

@@ -5,12 +5,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "raft/wire.h"
 #include "shared/macro.h"
 #include "storage-test.h"
+#include "storage/crc32c.h"
 #include "storage/snapshot.h"
 
 #define DATA_SIZE (300 * 1000 + 17)
@@ -265,6 +268,31 @@ static void snapshot_flipped_bit_is_refused_on_open(void **state) {
         assert_non_null(test_sink_find(&f->sink, "damaged snapshot", name, NULL));
 }
 
+static void snapshot_of_future_format_version_is_refused(void **state) {
+        struct fixture *f = *state;
+        struct storage_snapshot *snap;
+        const char *name = SNAP_NAME("00000000000003e8", "0000000000000007");
+        /* Two servers: the configuration takes 4 + 2 * 9 bytes, the header
+         * checksum follows it at 48 + 22. */
+        uint8_t header[74];
+        char *path = test_path(f->dir, name);
+        FILE *file;
+
+        write_snapshot(f, &f->meta);
+        file = fopen(path, "r+");
+        assert_non_null(file);
+        assert_int_equal(fread(header, 1, sizeof(header), file), sizeof(header));
+        assert_int_equal(wire_get32(header + 70), crc32c(header, 70));
+        wire_put32(header + 8, 2);
+        wire_put32(header + 70, crc32c(header, 70));
+        rewind(file);
+        assert_int_equal(fwrite(header, 1, sizeof(header), file), sizeof(header));
+        fclose(file);
+        free(path);
+        assert_int_equal(storage_snapshot_open_latest(f->local, &snap), -EPROTONOSUPPORT);
+        assert_non_null(test_sink_find(&f->sink, "unsupported snapshot format version", name, NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(snapshot_written_is_read_back_whole_and_in_chunks, setup, teardown),
@@ -278,6 +306,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(snapshot_transfer_with_other_meta_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_truncated_file_is_refused_on_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_flipped_bit_is_refused_on_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(snapshot_of_future_format_version_is_refused, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
