@@ -165,6 +165,18 @@ int node_storage_open(struct raftd_node *n) {
         r = storage_log_open(log_dir, &lo, &n->slog, &entries, &n_entries);
         if (r < 0)
                 return r;
+        if (sm) {
+                /* A crash between installing a received snapshot and
+                 * resetting the log leaves a log the snapshot replaced. */
+                r = storage_log_fit_snapshot(n->slog, sm);
+                if (r < 0)
+                        goto finish;
+                if (r > 0) {
+                        storage_entries_free(entries, n_entries);
+                        entries = NULL;
+                        n_entries = 0;
+                }
+        }
 
         if (st.hs.term == 0 && n_entries == 0 && !sm && !n->cfg.join && n->cfg.n_peers > 0) {
                 r = bootstrap(n, &st.hs, &entries, &n_entries);
