@@ -93,6 +93,78 @@ int raftd_get(struct raftd_node *n, const void *key, size_t key_len, uint64_t fl
 int raftd_cas(struct raftd_node *n, const void *key, size_t key_len, const void *expected, size_t expected_len,
               const void *new_value, size_t new_len, raftd_cas_cb cb, void *userdata);
 
+/* Put bound to a lease (0: none): the key goes when the lease expires. */
+int raftd_put_lease(struct raftd_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
+                    uint64_t lease, raftd_write_cb cb, void *userdata);
+
+struct raftd_kv {
+        const void *key;
+        size_t key_len;
+        const void *value;
+        size_t value_len;
+        uint64_t create_revision;
+        uint64_t mod_revision;
+        uint64_t lease;
+};
+
+/* One page of keys with the prefix, in byte order, after `after` (NULL:
+ * from the start).  At most limit entries (0: 1000); more says whether
+ * another page follows (continue after the last key). */
+typedef void (*raftd_list_cb)(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more);
+int raftd_list(struct raftd_node *n, const void *prefix, size_t prefix_len, const void *after, size_t after_len,
+               size_t limit, uint64_t flags, raftd_list_cb cb, void *userdata);
+
+/* Locks.  raftd_lock() waits, first-come first-served, until the lock is
+ * granted (callback with error 0 and the fence: strictly increasing per
+ * lock) or timeout_ms passes (RAFTD_E_LOCK_TIMEOUT).  A held lock is
+ * released by raftd_lock_release(), or cluster-wide when this node dies or
+ * is cut off for longer than the session TTL; `lost` (optional) is called
+ * if that happens while this node still runs.  *ret_handle names the lock
+ * request in later calls. */
+#define RAFTD_E_LOCK_TIMEOUT (-ETIME)
+typedef void (*raftd_lock_cb)(void *userdata, int error, uint64_t fence);
+int raftd_lock_acquire(struct raftd_node *n, const void *name, size_t name_len, const char *owner,
+                       uint64_t timeout_ms, raftd_lock_cb cb, void (*lost)(void *userdata), void *userdata,
+                       uint64_t *ret_handle);
+/* Release a held lock, or withdraw a waiting request (its callback then
+ * gets -ECANCELED).  cb may be NULL. */
+int raftd_lock_release(struct raftd_node *n, uint64_t handle, raftd_write_cb cb, void *userdata);
+
+struct raftd_lock_info {
+        const void *name;
+        size_t name_len;
+        bool held;
+        const char *owner; /* the holder's identity as given to acquire */
+        uint64_t session;
+        uint64_t fence;
+        uint64_t since_ms; /* leader-stamped time of the grant */
+        size_t n_waiters;
+};
+/* Every held or awaited lock, from this node's state. */
+int raftd_lock_list(struct raftd_node *n, void (*fn)(void *userdata, const struct raftd_lock_info *l),
+                    void *userdata);
+
+/* Leases: keys put with a lease disappear when it expires. */
+typedef void (*raftd_lease_cb)(void *userdata, int error, uint64_t lease);
+int raftd_lease_grant(struct raftd_node *n, uint64_t ttl_ms, raftd_lease_cb cb, void *userdata);
+int raftd_lease_keepalive(struct raftd_node *n, uint64_t lease, raftd_write_cb cb, void *userdata);
+int raftd_lease_revoke(struct raftd_node *n, uint64_t lease, raftd_write_cb cb, void *userdata);
+
+/* Watch: called for every change this node applies to a key with the
+ * prefix, in revision order; value is NULL for a deletion.  Every node
+ * applies every change, so a watcher sees all changes cluster-wide. */
+struct raftd_change {
+        const void *key;
+        size_t key_len;
+        const void *value; /* NULL: deleted */
+        size_t value_len;
+        uint64_t revision;
+};
+typedef void (*raftd_watch_cb)(void *userdata, const struct raftd_change *c);
+int raftd_watch(struct raftd_node *n, const void *prefix, size_t prefix_len, raftd_watch_cb cb, void *userdata,
+                uint64_t *ret_handle);
+int raftd_unwatch(struct raftd_node *n, uint64_t handle);
+
 enum raftd_role {
         RAFTD_FOLLOWER = 1,
         RAFTD_CANDIDATE,
