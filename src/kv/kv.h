@@ -144,7 +144,8 @@ struct kv_entry {
  * another page follows (continue with the last key returned). */
 int kv_list(struct kv *kv, const void *prefix, size_t prefix_len, const void *after, size_t after_len,
             size_t limit, struct kv_entry **ret, size_t *ret_n, bool *more);
-void kv_entries_free(struct kv_entry *e, size_t n);
+/* Accepts NULL, returns NULL. */
+struct kv_entry *kv_entries_free(struct kv_entry *e, size_t n);
 
 struct kv_lock_holder {
         uint64_t session;
