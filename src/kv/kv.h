@@ -95,9 +95,9 @@ struct kv_options {
         struct log_sink log;
 };
 
-/* path NULL: a scratch store in an unlinked file under /tmp (tests, replay).  Returns -EUCLEAN when the
- * file exists but must be rebuilt (damaged, or unclean from another boot),
- * after logging why. */
+/* path NULL: a scratch store in an unlinked file under $TMPDIR or /tmp
+ * (tests, replay).  Returns -EUCLEAN when the file exists but must be
+ * rebuilt (damaged, or unclean from another boot), after logging why. */
 int kv_open(const char *path, const struct kv_options *opts, struct kv **ret);
 /* Syncs the file and marks it clean.  Accepts NULL, returns NULL. */
 struct kv *kv_close(struct kv *kv);
