@@ -116,7 +116,9 @@ int kv_batch_commit(struct kv *kv);
  * when the entry was applied, whatever the command's outcome (in *result),
  * so every node advances alike; a negative errno only when the store
  * failed, after which the handle refuses everything and must be reopened.
- * -ESTALE if index is not past the applied index. */
+ * -ESTALE if index is not past the applied index; -EPROTONOSUPPORT, without
+ * advancing, for an entry written by a newer command format (the node must
+ * stop rather than skip it). */
 int kv_apply(struct kv *kv, raft_index index, const void *cmd, size_t len, struct kv_result *result);
 /* An entry without a command (no-op, configuration): only advances the
  * applied index. */
