@@ -346,6 +346,8 @@ static const char *drop_reason(int r, bool authenticated) {
                 return _("unsupported wire version");
         case -EACCES:
                 return authenticated ? _("frame failed authentication") : _("handshake failed authentication");
+        case -ENOTCONN:
+                return _("frame sent before authentication");
         case -EPROTO:
                 return _("unexpected or unknown peer id");
         case -ENOMEM:
@@ -370,7 +372,7 @@ static bool conn_process(struct net_conn *c) {
                                                           : HELLO_PAYLOAD_MAX,
                                            &type, &len);
                 if (r >= 0 && !established && type != NET_FRAME_HELLO)
-                        r = -EACCES;
+                        r = -ENOTCONN;
                 if (r < 0) {
                         conn_drop(c, drop_reason(r, established));
                         return false;
