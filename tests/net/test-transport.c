@@ -41,6 +41,7 @@ struct node {
         unsigned warnings;
         char last_warning[1024];
         bool up[MAX_NODES + 1];
+        bool remove_sender; /* drop the sending peer from inside the callback */
 };
 
 static void node_log(void *userdata, int priority, const char *message) {
@@ -60,6 +61,8 @@ static void node_on_raft(void *userdata, const struct raft_message *m) {
         struct raft_message want;
 
         n->received++;
+        if (n->remove_sender)
+                assert_int_equal(net_transport_remove_peer(n->t, m->from), 0);
         if (m->type == RAFT_MSG_APPEND)
                 n->last_read_ctx = m->append.read_ctx;
         if (m->term < 7 || m->term >= 7 + SAMPLE_COUNT)
@@ -338,6 +341,101 @@ static void garbage_and_forged_frames_drop_only_their_connection(void **state) {
         ev_loop_destroy(loop);
 }
 
+static bool warned(void *ud) {
+        struct node *n = ud;
+
+        return n->warnings > 0;
+}
+
+static void peer_removed_from_its_own_message_callback_is_gone(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node n[2];
+        struct net_key key;
+        struct raft_message m;
+        struct pair p = { &n[0], 2 };
+
+        random_key(&key);
+        node_start(loop, &n[0], 1, &key, -1, 0);
+        node_start(loop, &n[1], 2, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(n[1].t, 1, "127.0.0.1", (uint16_t) net_transport_port(n[0].t)), 0);
+        assert_int_equal(net_transport_add_peer(n[0].t, 2, "127.0.0.1", (uint16_t) net_transport_port(n[1].t)), 0);
+        assert_true(run_until(loop, connected, &p));
+        n[1].remove_sender = true;
+        /* Three frames in one write: the first removes the peer, the rest
+         * of the batch must not be dispatched on the freed connection. */
+        for (unsigned s = 0; s < 3; s++) {
+                sample_message(s, 1, 2, &m);
+                assert_int_equal(net_transport_send_raft(n[0].t, &m), 0);
+        }
+        assert_true(run_until(loop, disconnected, &p));
+        assert_int_equal(n[1].received, 1);
+        assert_int_equal(net_transport_send_raft(n[1].t, &m), -ENOENT);
+        /* Node 1 redials and is now a stranger to node 2. */
+        assert_true(run_until(loop, warned, &n[1]));
+        assert_non_null(strstr(n[1].last_warning, "claimed id 1"));
+        assert_int_equal(n[1].received, 1);
+        for (unsigned i = 0; i < 2; i++)
+                n[i].t = net_transport_free(n[i].t);
+        ev_loop_destroy(loop);
+}
+
+struct window {
+        struct ev_loop *loop;
+        ev_tstamp end;
+};
+
+static bool window_passed(void *ud) {
+        struct window *w = ud;
+
+        return ev_now(w->loop) >= w->end;
+}
+
+static void drop_lines_are_rate_limited_and_count_the_suppressed(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct net_options o;
+        struct node n = { .id = 2 };
+        struct net_key key;
+        struct window w = { .loop = loop };
+
+        random_key(&key);
+        net_options_default(&o, 2);
+        o.listen_address = "127.0.0.1";
+        o.key = key;
+        o.log = (struct log_sink) { node_log, &n };
+        o.log_burst = 2;
+        o.log_interval_ms = 300;
+        assert_int_equal(net_transport_new(loop, &o, &n.t), 0);
+        ev_now_update(loop);
+        w.end = ev_now(loop) + 0.3;
+
+        for (unsigned i = 0; i < 5; i++) {
+                struct raw r = { .victim = &n };
+
+                r.fd = raw_connect((uint16_t) net_transport_port(n.t));
+                assert_int_equal(send(r.fd, "garbage!", 8, MSG_NOSIGNAL), 8);
+                /* Dropped every time, logged the first two times. */
+                assert_true(run_until(loop, raw_dropped, &r));
+                (void) close(r.fd);
+        }
+        assert_int_equal(n.warnings, 2);
+        /* The limit is a rate: the next window lets a line through, and
+         * that line says how many were held back. */
+        assert_true(run_until(loop, window_passed, &w));
+        {
+                struct raw r = { .victim = &n };
+
+                r.fd = raw_connect((uint16_t) net_transport_port(n.t));
+                assert_int_equal(send(r.fd, "garbage!", 8, MSG_NOSIGNAL), 8);
+                n.warnings = 0;
+                assert_true(run_until(loop, raw_dropped, &r));
+                (void) close(r.fd);
+        }
+        assert_int_equal(n.warnings, 1);
+        assert_non_null(strstr(n.last_warning, "3 similar messages suppressed"));
+        n.t = net_transport_free(n.t);
+        ev_loop_destroy(loop);
+}
+
 /* A peer process (id 2) that echoes every APPEND back as an APPEND with the
  * same read_ctx.  Never returns. */
 static void __attribute__((noreturn)) run_echo_peer(int listen_fd, const struct net_key *key);
@@ -559,6 +657,8 @@ int main(void) {
                 cmocka_unit_test(three_transports_deliver_every_message_type),
                 cmocka_unit_test(another_clusters_key_is_refused_and_logged),
                 cmocka_unit_test(garbage_and_forged_frames_drop_only_their_connection),
+                cmocka_unit_test(peer_removed_from_its_own_message_callback_is_gone),
+                cmocka_unit_test(drop_lines_are_rate_limited_and_count_the_suppressed),
                 cmocka_unit_test(restarted_peer_process_receives_new_messages),
                 cmocka_unit_test(stalled_peer_keeps_queue_bounded_and_sends_fail_with_enobufs),
         };
