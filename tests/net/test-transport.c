@@ -436,6 +436,106 @@ static void drop_lines_are_rate_limited_and_count_the_suppressed(void **state) {
         ev_loop_destroy(loop);
 }
 
+struct batch_wait {
+        struct node *n;
+        unsigned want;
+};
+
+static bool batch_received(void *ud) {
+        struct batch_wait *w = ud;
+
+        return w[0].n->received >= w[0].want && w[1].n->received >= w[1].want;
+}
+
+static void sends_of_one_iteration_leave_in_one_write_per_peer(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node n[3];
+        struct net_key key;
+        struct net_peer_stats before[2], after[2];
+        struct pair p2 = { &n[0], 2 }, p3 = { &n[0], 3 };
+        struct batch_wait w[2] = { { &n[1], 40 }, { &n[2], 40 } };
+
+        random_key(&key);
+        for (unsigned i = 0; i < 3; i++)
+                node_start(loop, &n[i], i + 1, &key, -1, 0);
+        for (unsigned j = 1; j < 3; j++) {
+                assert_int_equal(net_transport_add_peer(n[0].t, j + 1, "127.0.0.1",
+                                                        (uint16_t) net_transport_port(n[j].t)),
+                                 0);
+                assert_int_equal(net_transport_add_peer(n[j].t, 1, "127.0.0.1",
+                                                        (uint16_t) net_transport_port(n[0].t)),
+                                 0);
+        }
+        assert_true(run_until(loop, connected, &p2));
+        assert_true(run_until(loop, connected, &p3));
+        for (unsigned j = 0; j < 2; j++)
+                assert_int_equal(net_transport_peer_stats(n[0].t, j + 2, &before[j]), 0);
+
+        /* Forty messages per peer, all within one loop iteration. */
+        for (unsigned k = 0; k < 40; k++)
+                for (unsigned j = 2; j <= 3; j++) {
+                        struct raft_message m;
+
+                        sample_message(k % SAMPLE_COUNT, 1, j, &m);
+                        assert_int_equal(net_transport_send_raft(n[0].t, &m), 0);
+                }
+        assert_true(run_until(loop, batch_received, w));
+        for (unsigned j = 0; j < 2; j++) {
+                assert_int_equal(net_transport_peer_stats(n[0].t, j + 2, &after[j]), 0);
+                assert_int_equal(after[j].frames_sent - before[j].frames_sent, 40);
+                assert_int_equal(after[j].writes - before[j].writes, 1);
+                assert_int_equal(n[j + 1].mismatched, 0);
+        }
+        assert_int_equal(net_transport_peer_stats(n[0].t, 9, &after[0]), -ENOENT);
+        for (unsigned i = 0; i < 3; i++)
+                n[i].t = net_transport_free(n[i].t);
+        ev_loop_destroy(loop);
+}
+
+/* Connect a stranger that sends garbage until one is let into the handshake
+ * (and then dropped for its garbage) rather than refused at the door. */
+static bool stranger_admitted(void *ud) {
+        struct raw *r = ud;
+
+        if (r->fd < 0) {
+                r->victim->warnings = 0;
+                r->closed = false;
+                r->fd = raw_connect((uint16_t) net_transport_port(r->victim->t));
+                assert_int_equal(send(r->fd, "garbage!", 8, MSG_NOSIGNAL), 8);
+        }
+        if (!raw_dropped(r))
+                return false;
+        if (strstr(r->victim->last_warning, "unsupported wire version"))
+                return true;
+        (void) close(r->fd);
+        r->fd = -1;
+        return false;
+}
+
+static void strangers_in_their_handshake_are_capped(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node n;
+        struct net_key key;
+        int fds[65];
+        struct raw r = { .fd = -1, .victim = &n };
+
+        random_key(&key);
+        node_start(loop, &n, 2, &key, -1, 0);
+        /* Silent connections: each holds a handshake slot until it times out. */
+        for (unsigned i = 0; i < 65; i++)
+                fds[i] = raw_connect((uint16_t) net_transport_port(n.t));
+        assert_true(run_until(loop, warned, &n));
+        assert_non_null(strstr(n.last_warning, "too many connections in their handshake"));
+        assert_int_equal(n.warnings, 1);
+        /* Strangers that leave give their slots back. */
+        for (unsigned i = 0; i < 65; i++)
+                (void) close(fds[i]);
+        assert_true(run_until(loop, stranger_admitted, &r));
+        (void) close(r.fd);
+        n.t = net_transport_free(n.t);
+        ev_loop_destroy(loop);
+}
+
 /* A peer process (id 2) that echoes every APPEND back as an APPEND with the
  * same read_ctx.  Never returns. */
 static void __attribute__((noreturn)) run_echo_peer(int listen_fd, const struct net_key *key);
@@ -659,6 +759,8 @@ int main(void) {
                 cmocka_unit_test(garbage_and_forged_frames_drop_only_their_connection),
                 cmocka_unit_test(peer_removed_from_its_own_message_callback_is_gone),
                 cmocka_unit_test(drop_lines_are_rate_limited_and_count_the_suppressed),
+                cmocka_unit_test(sends_of_one_iteration_leave_in_one_write_per_peer),
+                cmocka_unit_test(strangers_in_their_handshake_are_capped),
                 cmocka_unit_test(restarted_peer_process_receives_new_messages),
                 cmocka_unit_test(stalled_peer_keeps_queue_bounded_and_sends_fail_with_enobufs),
         };
