@@ -420,6 +420,8 @@ static bool conn_process(struct net_conn *c) {
         net_buf_consume(&c->rbuf, off);
         if (c->rbuf.len == 0 && c->rbuf.cap > RBUF_KEEP)
                 net_buf_done(&c->rbuf);
+        if (c->t->plain.cap > RBUF_KEEP)
+                net_buf_done(&c->t->plain);
         return true;
 }
 
