@@ -536,6 +536,48 @@ static void strangers_in_their_handshake_are_capped(void **state) {
         ev_loop_destroy(loop);
 }
 
+static bool got_n(void *ud) {
+        struct batch_wait *w = ud;
+
+        return w->n->received >= w->want;
+}
+
+/* What the acceptor sees when a peer restarts without its old connection
+ * ending (power loss): a second authenticated connection for the same id. */
+static void newer_connection_from_a_peer_replaces_the_older(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node old_one, new_one, two;
+        struct net_key key;
+        struct raft_message m;
+        struct pair p_old = { &old_one, 2 };
+        struct batch_wait w = { &two, 1 };
+
+        random_key(&key);
+        node_start(loop, &two, 2, &key, -1, 0);
+        node_start(loop, &old_one, 1, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(two.t, 1, "127.0.0.1", 1), 0);
+        assert_int_equal(net_transport_add_peer(old_one.t, 2, "127.0.0.1", (uint16_t) net_transport_port(two.t)), 0);
+        sample_message(3, 1, 2, &m);
+        assert_int_equal(net_transport_send_raft(old_one.t, &m), 0);
+        assert_true(run_until(loop, got_n, &w));
+        assert_true(run_until(loop, connected, &p_old));
+
+        node_start(loop, &new_one, 1, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(new_one.t, 2, "127.0.0.1", (uint16_t) net_transport_port(two.t)), 0);
+        sample_message(5, 1, 2, &m);
+        assert_int_equal(net_transport_send_raft(new_one.t, &m), 0);
+        w.want = 2;
+        assert_true(run_until(loop, got_n, &w));
+        /* The old connection was closed in favour of the new one. */
+        assert_true(run_until(loop, disconnected, &p_old));
+        old_one.t = net_transport_free(old_one.t);
+        assert_int_equal(two.mismatched, 0);
+        assert_int_equal(two.warnings, 0);
+        new_one.t = net_transport_free(new_one.t);
+        two.t = net_transport_free(two.t);
+        ev_loop_destroy(loop);
+}
+
 /* A peer process (id 2) that echoes every APPEND back as an APPEND with the
  * same read_ctx.  Never returns. */
 static void __attribute__((noreturn)) run_echo_peer(int listen_fd, const struct net_key *key);
@@ -761,6 +803,7 @@ int main(void) {
                 cmocka_unit_test(drop_lines_are_rate_limited_and_count_the_suppressed),
                 cmocka_unit_test(sends_of_one_iteration_leave_in_one_write_per_peer),
                 cmocka_unit_test(strangers_in_their_handshake_are_capped),
+                cmocka_unit_test(newer_connection_from_a_peer_replaces_the_older),
                 cmocka_unit_test(restarted_peer_process_receives_new_messages),
                 cmocka_unit_test(stalled_peer_keeps_queue_bounded_and_sends_fail_with_enobufs),
         };
