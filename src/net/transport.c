@@ -676,8 +676,7 @@ int net_transport_new(struct ev_loop *loop, const struct net_options *o, struct 
         int r;
 
         if (!loop || !o || !ret || o->self_id == 0 || o->queue_limit == 0 || o->handshake_timeout_ms == 0 ||
-            o->backoff_min_ms < 2 ||
-            o->backoff_max_ms < o->backoff_min_ms)
+            o->backoff_min_ms < 2 || o->backoff_max_ms < o->backoff_min_ms)
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
