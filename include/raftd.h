@@ -165,6 +165,42 @@ int raftd_watch(struct raftd_node *n, const void *prefix, size_t prefix_len, raf
                 uint64_t *ret_handle);
 int raftd_unwatch(struct raftd_node *n, uint64_t handle);
 
+/* Membership, one server at a time.  A new node starts with join = true
+ * and is added as a learner (its address is stored in the replicated
+ * state under "/raftd/members/<id>", so every node can reach it), then
+ * promoted to voter; promotion waits until the learner has caught up.
+ * The callback runs once the configuration change is committed; its
+ * revision is the index of the configuration entry. */
+enum raftd_member_op {
+        RAFTD_MEMBER_ADD_LEARNER = 1,
+        RAFTD_MEMBER_PROMOTE,
+        RAFTD_MEMBER_REMOVE,
+};
+#define RAFTD_MEMBERS_PREFIX "/raftd/members/"
+int raftd_member_change(struct raftd_node *n, enum raftd_member_op op, uint64_t id, const char *address,
+                        raftd_write_cb cb, void *userdata);
+
+struct raftd_member {
+        uint64_t id;
+        bool voter;
+        bool leader;
+        bool self;
+        uint64_t match;  /* known on the leader only; 0 elsewhere */
+        bool reachable;  /* a connection to it is up (self: true) */
+};
+/* The configuration in force; returns how many members were written (at
+ * most max) or a negative errno. */
+int raftd_members(struct raftd_node *n, struct raftd_member *out, size_t max);
+
+/* Hand leadership to target (0: the most up-to-date voter).  Callback once
+ * another node leads, or RAFTD_E_UNAVAILABLE on timeout. */
+int raftd_transfer_leadership(struct raftd_node *n, uint64_t target, raftd_write_cb cb, void *userdata);
+
+/* Graceful stop: waiting lock requests are withdrawn, held locks released,
+ * and leadership handed over if this node leads; then done() runs and the
+ * node may be freed.  Bounded by the request timeout. */
+int raftd_node_stop(struct raftd_node *n, void (*done)(void *userdata), void *userdata);
+
 enum raftd_role {
         RAFTD_FOLLOWER = 1,
         RAFTD_CANDIDATE,

@@ -343,3 +343,12 @@ int raftd_lock_list(struct raftd_node *n, void (*fn)(void *userdata, const struc
                 return -EINVAL;
         return kv_lock_foreach(n->kv, list_one, &c);
 }
+
+size_t node_lock_handles(struct raftd_node *n, uint64_t *out, size_t max) {
+        size_t k = 0;
+
+        for (struct node_lock *l = n->locks; l && k < max; l = l->next)
+                if (l->state != LOCK_RELEASING)
+                        out[k++] = l->handle;
+        return k;
+}

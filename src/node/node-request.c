@@ -41,6 +41,9 @@ struct node_request {
         raft_term wait_term;
         raft_id origin; /* remote read: the follower and its id */
         uint64_t origin_id;
+        uint8_t change_op; /* change: what, on whom; transfer: target */
+        raft_id target;
+        raft_id old_leader;
         node_write_done done;
         node_read_serve serve;
         void *ctx;
@@ -129,6 +132,39 @@ void node_requests_applied(struct raftd_node *n, raft_index index, raft_term ter
         }
 }
 
+static void finish_change(struct raftd_node *n, struct node_request *r, int error, raft_index index) {
+        struct kv_result res = { .revision = index };
+
+        finish_write(n, r, error, error < 0 ? NULL : &res);
+}
+
+void node_requests_entry_applied(struct raftd_node *n, raft_index index, raft_term term) {
+        for (struct node_request *r = n->requests; r; r = r->next)
+                if (r->kind == REQUEST_CHANGE && r->wait_index == index) {
+                        if (r->wait_term == term)
+                                finish_change(n, r, 0, index);
+                        else
+                                r->next_try = 0; /* lost to another leader: again */
+                        return;
+                }
+}
+
+/* The answer to a forwarded proposal may arrive after this node applied
+ * the entry: then look at the term it was applied with. */
+static bool already_applied(struct raftd_node *n, struct node_request *r) {
+        const struct raft_entry *e;
+
+        if (r->wait_index == 0 || r->wait_index > kv_applied_index(n->kv))
+                return false;
+        e = raft_entry_at(n->raft, r->wait_index);
+        if (e && e->term == r->wait_term && r->kind == REQUEST_CHANGE) {
+                finish_change(n, r, 0, r->wait_index);
+                return true;
+        }
+        r->next_try = 0;
+        return true;
+}
+
 void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind == REQUEST_READ && r->read_ready && r->read_index <= applied) {
@@ -140,6 +176,9 @@ void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
 void node_requests_kick(struct raftd_node *n) {
         raft_index applied = kv_applied_index(n->kv);
         struct node_request *r = n->requests;
+
+        node_requests_retry(n);
+        r = n->requests;
 
         /* Restart from the head after each completion: it may change the list. */
         while (r) {
@@ -229,7 +268,7 @@ static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uin
         if (!n->transport.forward)
                 return -ENOTCONN;
         return n->transport.forward(n->transport.userdata, to, r->id, false, buf,
-                                    type == NODE_FORWARD_PROPOSE ? 1 + r->cmd_len : 1);
+                                    type == NODE_FORWARD_READ_INDEX ? 1 : 1 + r->cmd_len);
 }
 
 static uint64_t lowest_unacked(struct raftd_node *n, struct node_session *s) {
@@ -265,6 +304,36 @@ static int bind_session(struct raftd_node *n, struct node_request *r) {
         return 0;
 }
 
+static int step_change(struct raftd_node *n, uint8_t op, raft_id id, raft_index *index, raft_term *term) {
+        struct raft_event ev = { .type = RAFT_EVENT_CHANGE };
+
+        ev.change.op = op;
+        ev.change.id = id;
+        return node_step_proposed(n, &ev, index, term);
+}
+
+static int step_transfer(struct raftd_node *n, raft_id target) {
+        struct raft_event ev = { .type = RAFT_EVENT_TRANSFER };
+
+        ev.transfer.target = target;
+        return node_step(n, &ev);
+}
+
+static int local_change(struct raftd_node *n, struct node_request *r) {
+        int k = step_change(n, r->change_op, r->target, &r->wait_index, &r->wait_term);
+
+        if (k == 0)
+                r->sent = true;
+        return k;
+}
+
+static int local_transfer(struct raftd_node *n, struct node_request *r) {
+        int k = step_transfer(n, r->target);
+
+        /* Already under way is as good as started. */
+        return k == RAFT_EBUSY ? 0 : k;
+}
+
 static void try_submit(struct raftd_node *n, struct node_request *r) {
         raft_id leader = raft_leader(n->raft);
         uint64_t now = node_now_ms(n);
@@ -290,6 +359,22 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
                 r->session->last_used = now;
         if (leader == 0)
                 return;
+        if (r->kind == REQUEST_TRANSFER && r->old_leader == 0)
+                r->old_leader = leader;
+        if (r->kind == REQUEST_TRANSFER && leader != r->old_leader) {
+                finish_change(n, r, 0, 0);
+                return;
+        }
+        if (leader == raft_id_self(n->raft) && (r->kind == REQUEST_CHANGE || r->kind == REQUEST_TRANSFER)) {
+                k = r->kind == REQUEST_CHANGE ? local_change(n, r) : local_transfer(n, r);
+                if (k == RAFT_EAGAIN || k == RAFT_EBUSY)
+                        r->next_try = now + 2 * RETRY_MS; /* learner catching up, or one change at a time */
+                else if (k < 0)
+                        finish_change(n, r, k, 0);
+                else
+                        r->next_try = now + 4 * (uint64_t) n->cfg.election_ms;
+                return;
+        }
         if (leader == raft_id_self(n->raft)) {
                 if (r->kind == REQUEST_READ) {
                         struct raft_event ev = { .type = RAFT_EVENT_READ };
@@ -306,7 +391,11 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
                 r->next_try = now + (k == 0 ? 4 * (uint64_t) n->cfg.election_ms : RETRY_MS);
                 return;
         }
-        k = forward(n, leader, r, r->kind == REQUEST_READ ? NODE_FORWARD_READ_INDEX : NODE_FORWARD_PROPOSE);
+        k = forward(n, leader, r,
+                    r->kind == REQUEST_READ       ? NODE_FORWARD_READ_INDEX
+                    : r->kind == REQUEST_CHANGE   ? NODE_FORWARD_CHANGE
+                    : r->kind == REQUEST_TRANSFER ? NODE_FORWARD_TRANSFER
+                                                  : NODE_FORWARD_PROPOSE);
         if (k == 0) {
                 r->sent = r->sent || r->kind != REQUEST_READ;
                 r->next_try = now + 4 * (uint64_t) n->cfg.election_ms;
@@ -331,7 +420,9 @@ void node_requests_retry(struct raftd_node *n) {
                                 /* Keep trying: nothing works without it. */
                                 r->deadline = now + n->cfg.request_timeout_ms;
                                 r->next_try = 0;
-                        } else
+                        } else if (r->kind == REQUEST_TRANSFER)
+                                finish_write(n, r, RAFTD_E_UNAVAILABLE, NULL);
+                        else
                                 finish_write(n, r, r->sent ? RAFTD_E_OUTCOME_UNKNOWN : RAFTD_E_UNAVAILABLE, NULL);
                         /* A completion may have changed the list. */
                         r = n->requests;
@@ -344,10 +435,13 @@ void node_requests_retry(struct raftd_node *n) {
 }
 
 void node_requests_role_changed(struct raftd_node *n) {
-        /* Whatever went to the old leader goes to the new one now. */
+        /* Whatever went to the old leader goes to the new one now; a
+         * transfer is done once someone else leads. */
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind != REQUEST_REMOTE_READ && !r->read_ready)
                         r->next_try = 0;
+        if (!ev_is_active(&n->kick))
+                ev_timer_start(n->loop, &n->kick);
 }
 
 void node_requests_fail_session(struct raftd_node *n, struct node_session *s, int error) {
@@ -427,6 +521,54 @@ int node_submit_write(struct raftd_node *n, struct node_session *s, const struct
         return 0;
 }
 
+int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_done done, void *ctx) {
+        struct node_request *r;
+
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        r = request_new(n, REQUEST_CHANGE);
+        if (!r)
+                return -ENOMEM;
+        r->cmd = malloc(1 + 8);
+        if (!r->cmd) {
+                request_free(n, r);
+                return -ENOMEM;
+        }
+        r->cmd[0] = op;
+        wire_put64(r->cmd + 1, id);
+        r->cmd_len = 9;
+        r->change_op = op;
+        r->target = id;
+        r->done = done;
+        r->ctx = ctx;
+        /* Promotion waits for the learner to catch up: allow for that. */
+        r->deadline = node_now_ms(n) + 4 * (uint64_t) n->cfg.request_timeout_ms;
+        try_submit(n, r);
+        return 0;
+}
+
+int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done done, void *ctx) {
+        struct node_request *r;
+
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        r = request_new(n, REQUEST_TRANSFER);
+        if (!r)
+                return -ENOMEM;
+        r->cmd = malloc(8);
+        if (!r->cmd) {
+                request_free(n, r);
+                return -ENOMEM;
+        }
+        wire_put64(r->cmd, target);
+        r->cmd_len = 8;
+        r->target = target;
+        r->done = done;
+        r->ctx = ctx;
+        try_submit(n, r);
+        return 0;
+}
+
 int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, void *ctx) {
         struct node_request *r;
 
@@ -478,6 +620,18 @@ static void receive_forward_request(struct raftd_node *n, raft_id from, uint64_t
                 }
                 break;
         }
+        case NODE_FORWARD_CHANGE:
+                if (len != 1 + 1 + 8)
+                        return;
+                k = step_change(n, p[1], wire_get64(p + 2), &index, &term);
+                send_forward_response(n, from, id, NODE_FORWARD_CHANGE, k, index, term);
+                break;
+        case NODE_FORWARD_TRANSFER:
+                if (len != 1 + 8)
+                        return;
+                k = step_transfer(n, wire_get64(p + 1));
+                send_forward_response(n, from, id, NODE_FORWARD_TRANSFER, k == RAFT_EBUSY ? 0 : k, 0, 0);
+                break;
         default:
                 log_sink(&n->log, LOG_WARNING, _("Peer %" PRIu64 " forwarded an unknown request type %u, ignoring."),
                          from, p[0]);
@@ -494,8 +648,22 @@ static void receive_forward_response(struct raftd_node *n, uint64_t id, const ui
                 if (r->id != id)
                         continue;
                 if (error < 0) {
-                        /* Not (or no longer) the leader: retry soon. */
-                        r->next_try = node_now_ms(n) + RETRY_MS;
+                        bool final = r->kind == REQUEST_CHANGE && error != RAFT_ENOTLEADER && error != RAFT_EAGAIN &&
+                                     error != RAFT_EBUSY;
+
+                        /* Final refusals end the request; "not the leader" or
+                         * "not yet" are tried again soon. */
+                        if (final)
+                                finish_change(n, r, error, 0);
+                        else
+                                r->next_try = node_now_ms(n) + 2 * RETRY_MS;
+                        return;
+                }
+                if (p[0] == NODE_FORWARD_CHANGE && r->kind == REQUEST_CHANGE) {
+                        r->wait_index = wire_get64(p + 5);
+                        r->wait_term = wire_get64(p + 13);
+                        r->sent = true;
+                        (void) already_applied(n, r);
                         return;
                 }
                 if (p[0] == NODE_FORWARD_READ_INDEX && r->kind == REQUEST_READ) {

@@ -36,6 +36,7 @@ void node_on_kv_event(void *userdata, const struct kv_event *e) {
         struct raftd_change c;
 
         node_locks_event(n, e);
+        node_admin_member_event(n, e);
         if (e->type != KV_EVENT_PUT && e->type != KV_EVENT_DELETE)
                 return;
         c = (struct raftd_change) {

@@ -133,6 +133,7 @@ int raftd_node_start(struct raftd_node *n) {
         r = node_net_open(n);
         if (r < 0)
                 return r;
+        node_admin_learn_members(n);
         n->started = true;
         ev_prepare_start(n->loop, &n->flush);
         ev_timer_start(n->loop, &n->retry);

@@ -32,6 +32,8 @@ struct node_transport {
 enum node_forward_type {
         NODE_FORWARD_PROPOSE = 1, /* payload: encoded kv command */
         NODE_FORWARD_READ_INDEX,  /* payload: none */
+        NODE_FORWARD_CHANGE,      /* payload: u8 op, u64 id */
+        NODE_FORWARD_TRANSFER,    /* payload: u64 target */
 };
 
 struct node_request;
@@ -110,7 +112,12 @@ static inline void raftd_node_freep(struct raftd_node **n) {
 void node_set_transport(struct raftd_node *n, const struct node_transport *t);
 uint64_t raftd_node_session(const struct raftd_node *n);
 
+/* node-admin.c */
+void node_admin_member_event(struct raftd_node *n, const struct kv_event *e);
+void node_admin_learn_members(struct raftd_node *n);
+
 /* node-net.c */
+int node_net_add_peer(struct raftd_node *n, raft_id id, const char *address);
 int node_parse_address(const char *s, char *host, size_t host_size, uint16_t *port);
 int node_net_open(struct raftd_node *n);
 void node_net_close(struct raftd_node *n);
@@ -135,6 +142,8 @@ enum node_request_kind {
         REQUEST_REGISTER,    /* registering a session */
         REQUEST_READ,        /* waits for a read index, then runs serve() */
         REQUEST_REMOTE_READ, /* leader side: a ReadIndex for a follower */
+        REQUEST_CHANGE,      /* a membership change, done once committed */
+        REQUEST_TRANSFER,    /* done once another node leads */
 };
 
 /* Completion of a write: res is NULL when it failed before applying. */
@@ -146,6 +155,10 @@ int node_submit_write(struct raftd_node *n, struct node_session *s, const struct
                       void *ctx);
 int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, void *ctx);
 int node_submit_register(struct raftd_node *n, struct node_session *s);
+int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_done done, void *ctx);
+int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done done, void *ctx);
+/* Every applied entry, whatever its type. */
+void node_requests_entry_applied(struct raftd_node *n, raft_index index, raft_term term);
 void node_requests_applied(struct raftd_node *n, raft_index index, raft_term term, const struct kv_command *c,
                            const struct kv_result *res);
 void node_requests_read_ready(struct raftd_node *n, uint64_t id, raft_index index);
@@ -175,6 +188,7 @@ void node_lock_session_lost(struct raftd_node *n, struct node_lock *l);
 void node_locks_event(struct raftd_node *n, const struct kv_event *e);
 void node_locks_tick(struct raftd_node *n);
 void node_locks_free_all(struct raftd_node *n);
+size_t node_lock_handles(struct raftd_node *n, uint64_t *out, size_t max);
 
 /* node-watch.c */
 void node_on_kv_event(void *userdata, const struct kv_event *e);

@@ -70,7 +70,7 @@ bool op_done(struct fixture *f, void *arg) {
 }
 
 raft_id leader_of(struct fixture *f) {
-        for (raft_id id = 1; id <= N; id++) {
+        for (raft_id id = 1; id <= HUB_MAX; id++) {
                 struct raftd_status s;
 
                 if (!f->nodes[id])
@@ -111,7 +111,7 @@ unsigned count_snapshots(struct fixture *f, raft_id id) {
         return k;
 }
 
-void start_node(struct fixture *f, raft_id id) {
+static void start(struct fixture *f, raft_id id, bool join) {
         struct raftd_peer peers[N];
         struct raftd_config c;
         char dir[128];
@@ -122,8 +122,9 @@ void start_node(struct fixture *f, raft_id id) {
         snprintf(dir, sizeof(dir), "%s/n%" PRIu64, f->dir, id);
         c.id = id;
         c.data_dir = dir;
-        c.peers = peers;
-        c.n_peers = N;
+        c.peers = join ? NULL : peers;
+        c.n_peers = join ? 0 : N;
+        c.join = join;
         c.heartbeat_ms = 20;
         c.election_ms = 200;
         c.request_timeout_ms = 4000;
@@ -136,6 +137,14 @@ void start_node(struct fixture *f, raft_id id) {
         assert_int_equal(raftd_node_new(f->loop, &c, &f->nodes[id]), 0);
         hub_attach(f->hub, id, f->nodes[id]);
         assert_int_equal(raftd_node_start(f->nodes[id]), 0);
+}
+
+void start_node(struct fixture *f, raft_id id) {
+        start(f, id, false);
+}
+
+void start_joining_node(struct fixture *f, raft_id id) {
+        start(f, id, true);
 }
 
 void stop_node(struct fixture *f, raft_id id) {
@@ -184,7 +193,7 @@ void run_for(struct fixture *f, double seconds) {
 void cluster_free(struct fixture *f) {
         char cmd[128];
 
-        for (raft_id id = 1; id <= N; id++)
+        for (raft_id id = 1; id <= HUB_MAX; id++)
                 if (f->nodes[id])
                         stop_node(f, id);
         hub_free(f->hub);
@@ -197,7 +206,7 @@ void cluster_free(struct fixture *f) {
 raft_id follower_of(struct fixture *f, raft_id not) {
         raft_id l = leader_of(f);
 
-        for (raft_id id = 1; id <= N; id++)
+        for (raft_id id = 1; id <= HUB_MAX; id++)
                 if (id != l && id != not && f->nodes[id])
                         return id;
         return 0;

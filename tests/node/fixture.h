@@ -16,7 +16,7 @@ struct fixture {
         struct ev_loop *loop;
         struct hub *hub;
         char dir[64];
-        struct raftd_node *nodes[N + 1];
+        struct raftd_node *nodes[HUB_MAX + 1];
         uint64_t snapshot_entries;
         uint64_t session_ttl_ms;
 };
@@ -39,6 +39,8 @@ raft_id leader_of(struct fixture *f);
 bool ready(struct fixture *f, void *arg);
 unsigned count_snapshots(struct fixture *f, raft_id id);
 void start_node(struct fixture *f, raft_id id);
+/* A new node, empty, waiting to be added (join = true). */
+void start_joining_node(struct fixture *f, raft_id id);
 void stop_node(struct fixture *f, raft_id id);
 struct fixture *cluster_ttl(uint64_t snapshot_entries, uint64_t session_ttl_ms);
 struct fixture *cluster(uint64_t snapshot_entries);
