@@ -88,6 +88,8 @@ static int hold(struct raftd_node *n, const struct raft_message *m) {
         return 0;
 }
 
+static void notify_status(struct raftd_node *n);
+
 static int apply_committed(struct raftd_node *n, const struct raft_entry *entries, unsigned count) {
         raft_index applied = kv_applied_index(n->kv);
         bool batch = false;
@@ -129,6 +131,7 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to apply committed entries: %m"));
         node_requests_applied_to(n, kv_applied_index(n->kv));
+        notify_status(n);
         return 0;
 }
 
