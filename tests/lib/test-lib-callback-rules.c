@@ -34,8 +34,8 @@ struct op {
 
 struct fixture {
         struct ev_loop *loop;
-        char dir[64];
-        char data_dir[80];
+        char dir[256];
+        char data_dir[272];
         struct raftd_node *node;
         bool in_call; /* set around each API call */
         enum raftd_role last_role;
