@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,6 +151,13 @@ int node_storage_open(struct raftd_node *n) {
                 return -ENOMEM;
         if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST)
                 return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to create %s: %m"), n->data_dir);
+        /* Two nodes on one directory would corrupt it. */
+        n->dir_lock_fd = open(n->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (n->dir_lock_fd < 0)
+                return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to open %s: %m"), n->data_dir);
+        if (flock(n->dir_lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return log_sink_errno(&n->log, LOG_ERR, errno == EWOULDBLOCK ? EBUSY : errno,
+                                      _("Data directory %s is in use by another process: %m"), n->data_dir);
 
         r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
         if (r < 0)
@@ -207,6 +215,9 @@ void node_storage_close(struct raftd_node *n) {
         n->meta = storage_meta_close(n->meta);
         n->snap = storage_snapshot_close(n->snap);
         n->snaps = storage_snapshots_close(n->snaps);
+        if (n->dir_lock_fd >= 0)
+                (void) close(n->dir_lock_fd);
+        n->dir_lock_fd = -1;
 }
 
 /* Snapshot the state machine at its applied index, then let the core and

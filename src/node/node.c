@@ -69,6 +69,7 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
         if (!n)
                 return -ENOMEM;
         n->loop = loop;
+        n->dir_lock_fd = -1;
         n->cfg = *c;
         n->cfg.peers = NULL; /* copied below */
         n->cfg.n_peers = 0;
@@ -146,9 +147,14 @@ int raftd_node_start(struct raftd_node *n) {
 }
 
 struct raftd_node *raftd_node_free(struct raftd_node *n) {
+        bool was_started;
+
         if (!n)
                 return NULL;
-        if (n->started) {
+        /* Cancelled callbacks may call in again: they are refused. */
+        was_started = n->started;
+        n->started = false;
+        if (was_started) {
                 node_locks_free_all(n);
                 node_watches_free_all(n);
                 node_requests_cancel_all(n);

@@ -59,6 +59,7 @@ struct raftd_node {
         struct ev_loop *loop;
         struct raftd_config cfg;
         char *data_dir;
+        int dir_lock_fd; /* flock()ed: one node per data directory */
         struct log_sink log;
 
         struct raft *raft;

@@ -200,6 +200,24 @@ static void node_cut_off_past_its_session_ttl_registers_anew_and_writes(void **s
         cluster_free(f);
 }
 
+static void second_node_on_the_same_data_directory_is_refused(void **state) {
+        struct fixture *f = cluster(0);
+        struct raftd_node *twin = NULL;
+        struct raftd_config c;
+        char dir[128];
+
+        raftd_config_init(&c);
+        snprintf(dir, sizeof(dir), "%s/n1", f->dir);
+        c.id = 1;
+        c.data_dir = dir;
+        assert_int_equal(raftd_node_new(f->loop, &c, &twin), 0);
+        assert_int_equal(raftd_node_start(twin), -EBUSY);
+        raftd_node_free(twin);
+        /* The running node is unharmed. */
+        put(f, 1, "/still", "fine");
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(any_node_serves_writes_and_linearizable_reads),
@@ -208,6 +226,7 @@ int main(void) {
                 cmocka_unit_test(write_through_follower_completes_after_leader_is_cut_off),
                 cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
                 cmocka_unit_test(idle_node_keeps_its_session_alive),
+                cmocka_unit_test(second_node_on_the_same_data_directory_is_refused),
                 cmocka_unit_test(node_cut_off_past_its_session_ttl_registers_anew_and_writes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
