@@ -248,17 +248,36 @@ static int complete_later(struct raftd_node *n, raftd_index_cb cb, void *userdat
         return 0;
 }
 
+struct snapshot_call {
+        raftd_index_cb cb;
+        void *userdata;
+};
+
+static void snapshot_done(struct raftd_node *n, void *ctx, int error, raft_index index) {
+        struct snapshot_call *c = ctx;
+
+        c->cb(c->userdata, error, error < 0 ? 0 : index);
+        free(c);
+}
+
 int raftd_snapshot(struct raftd_node *n, raftd_index_cb cb, void *userdata) {
+        struct snapshot_call *c;
         int k;
 
         if (!cb)
                 return -EINVAL;
         if (!n->started || n->failed)
                 return -ENOTCONN;
-        if (kv_applied_index(n->kv) <= n->last_snapshot_index)
+        if (kv_applied_index(n->kv) <= n->last_snapshot_index && n->snap_pid <= 0)
                 return complete_later(n, cb, userdata, 0, n->last_snapshot_index);
-        k = node_snapshot_take(n);
-        return complete_later(n, cb, userdata, k, k < 0 ? 0 : n->last_snapshot_index);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (struct snapshot_call) { .cb = cb, .userdata = userdata };
+        k = node_snapshot_start(n, snapshot_done, c);
+        if (k < 0)
+                free(c);
+        return k;
 }
 
 int raftd_backup(struct raftd_node *n, int fd, raftd_index_cb cb, void *userdata) {

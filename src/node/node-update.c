@@ -135,6 +135,22 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
         return 0;
 }
 
+int node_apply_deferred(struct raftd_node *n) {
+        raft_index applied = kv_applied_index(n->kv), to = n->deferred_to;
+        const struct raft_entry *first;
+
+        if (n->snap_pid > 0)
+                return 0;
+        n->deferred_to = 0;
+        if (to <= applied)
+                return 0;
+        /* Contiguous in the core's log, which compacts only after this. */
+        first = raft_entry_at(n->raft, applied + 1);
+        if (!first || !raft_entry_at(n->raft, to))
+                return log_sink_errno(&n->log, LOG_CRIT, ESTALE, _("Entries deferred during a snapshot are gone."));
+        return apply_committed(n, first, (unsigned) (to - applied));
+}
+
 static void notify_status(struct raftd_node *n) {
         struct raftd_status s;
 
@@ -173,9 +189,17 @@ static int handle_update(struct raftd_node *n, struct raft_update *u) {
                         send_now(n, &u->messages[i]);
         }
         if (u->n_committed > 0) {
-                r = apply_committed(n, u->committed, u->n_committed);
-                if (r < 0)
-                        return r;
+                if (n->snap_pid > 0) {
+                        /* A snapshot child reads the state machine: apply
+                         * these once it is done (the core keeps them). */
+                        n->deferred_to = u->committed[u->n_committed - 1].index;
+                } else {
+                        r = node_apply_deferred(n);
+                        if (r >= 0)
+                                r = apply_committed(n, u->committed, u->n_committed);
+                        if (r < 0)
+                                return r;
+                }
         }
         for (unsigned i = 0; i < u->n_reads_ready; i++)
                 node_requests_read_ready(n, u->reads_ready[i].id, u->reads_ready[i].index);
