@@ -114,6 +114,7 @@ struct workload {
 
 struct row {
         enum raftd_role role_start, role_end;
+        double raw_rate; /* fdatasync/s measured just before the row, 0: not measured */
         enum op op;
         unsigned depth;
         uint64_t ops, errors;
@@ -388,6 +389,73 @@ static int bench_raw_fdatasync(const char *dir, double *ret_rate) {
         close(fd);
         (void) unlink(path);
         return r;
+}
+
+struct raw_probe {
+        pid_t pid;
+        int fd;
+        bool done;
+        double rate;
+        ev_io io;
+};
+
+static void on_raw_probe(struct ev_loop *loop, ev_io *w, int revents) {
+        struct raw_probe *p = w->data;
+        double rate;
+
+        if (read(p->fd, &rate, sizeof(rate)) == (ssize_t) sizeof(rate))
+                p->rate = rate;
+        p->done = true; /* a short read or EOF: the probe failed, rate stays 0 */
+        ev_io_stop(loop, w);
+}
+
+static bool raw_probe_done(struct bench *b, void *arg) {
+        return ((struct raw_probe *) arg)->done;
+}
+
+/* While the cluster runs, node 1's loop must keep running too (a silent
+ * leader gets replaced), so the fdatasync loop runs in a child process. */
+static int raw_rate_beside_cluster(struct bench *b, double *ret_rate) {
+        struct raw_probe p = {};
+        pid_t parent = getpid();
+        int fds[2], r;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        p.pid = fork();
+        if (p.pid < 0) {
+                r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        if (p.pid == 0) {
+                double rate = 0;
+
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(126);
+                close(fds[0]);
+                if (bench_raw_fdatasync(b->dir, &rate) < 0)
+                        _exit(1);
+                _exit(write(fds[1], &rate, sizeof(rate)) == (ssize_t) sizeof(rate) ? 0 : 1);
+        }
+        close(fds[1]);
+        p.fd = fds[0];
+        ev_io_init(&p.io, on_raw_probe, p.fd, EV_READ);
+        p.io.data = &p;
+        ev_io_start(b->loop, &p.io);
+        r = run_until(b, raw_probe_done, &p, 4 * RAW_SECONDS + 5);
+        ev_io_stop(b->loop, &p.io);
+        if (!p.done)
+                (void) kill(p.pid, SIGKILL);
+        (void) waitpid(p.pid, NULL, 0);
+        close(p.fd);
+        if (r < 0)
+                return r;
+        if (p.rate <= 0)
+                return -EIO;
+        *ret_rate = p.rate;
+        return 0;
 }
 
 /* ---- workloads ---- */
@@ -689,20 +757,26 @@ static void log_line(void *userdata, int priority, const char *message) {
                 fprintf(stderr, "node 1: %s\n", message);
 }
 
+/* "leader", or "leader>follower" when the role changed during the row. */
+static const char *role_label(const struct row *r, char *buf, size_t size) {
+        if (r->role_start == r->role_end)
+                snprintf(buf, size, "%s", role_name(r->role_start));
+        else
+                snprintf(buf, size, "%s>%s", role_name(r->role_start), role_name(r->role_end));
+        return buf;
+}
+
 static int print_row(const struct row *r) {
         char role[32];
 
-        if (r->role_start == r->role_end)
-                snprintf(role, sizeof(role), "%s", role_name(r->role_start));
-        else
-                snprintf(role, sizeof(role), "%s>%s", role_name(r->role_start), role_name(r->role_end));
-        return printf("%-10s %-4s %9u %9" PRIu64 " %10.0f %8.3f %8.3f %9.3f %8.3f %7" PRIu64 "\n", role,
+        role_label(r, role, sizeof(role));
+        return printf("%-16s %-4s %9u %9" PRIu64 " %10.0f %8.3f %8.3f %9.3f %8.3f %7" PRIu64 "\n", role,
                       r->op == OP_PUT ? "put" : "get", r->depth, r->ops, (double) r->ops / r->seconds, r->p50, r->p99,
                       r->p999, r->max, r->errors);
 }
 
 static void print_header(void) {
-        printf("%-10s %-4s %9s %9s %10s %8s %8s %9s %8s %7s\n", "node 1", "op", "in-flight", "ops", "ops/s", "p50 ms",
+        printf("%-16s %-4s %9s %9s %10s %8s %8s %9s %8s %7s\n", "node 1", "op", "in-flight", "ops", "ops/s", "p50 ms",
                "p99 ms", "p99.9 ms", "max ms", "errors");
 }
 
@@ -714,6 +788,7 @@ static int run_cluster(struct bench *b, double seconds, struct row *rows, size_t
         char addr[N_NODES + 1][32], data_dir[PATH_MAX + 8], listen[32];
         struct raftd_config c;
         uint64_t none = 0;
+        double raw = 0;
         int r;
 
         for (unsigned id = 1; id <= N_NODES; id++) {
@@ -774,7 +849,15 @@ static int run_cluster(struct bench *b, double seconds, struct row *rows, size_t
                                 if (r == -EAGAIN)
                                         fprintf(stderr, "node 1 did not win an election in %u rounds\n",
                                                 LEADER_ROUNDS);
+                                /* The ratio asked for compares this row with
+                                 * the disk as it is now, next to it in time. */
+                                if (op == OP_PUT && depths[i] == 256) {
+                                        r = raw_rate_beside_cluster(b, &raw);
+                                        if (r < 0)
+                                                return r;
+                                }
                                 r = run_workload(b, (enum op) op, depths[i], seconds, row);
+                                row->raw_rate = op == OP_PUT && depths[i] == 256 ? raw : 0;
                                 if (r < 0)
                                         return r;
                                 print_row(row);
@@ -794,7 +877,7 @@ int main(int argc, char **argv) {
         struct bench *b = calloc(1, sizeof(*b));
         struct row rows[MAX_ROWS] = {};
         size_t n_rows = 0;
-        double raw_before = 0, raw_after = 0, raw, put256 = 0;
+        double raw_before = 0, raw_after = 0;
         struct utsname u;
         time_t started = time(NULL);
         char when[64];
@@ -858,13 +941,11 @@ int main(int argc, char **argv) {
                 print_header();
                 r = run_cluster(b, seconds, rows, &n_rows);
         }
-        /* The cluster is idle (heartbeats only) while the disk is measured again. */
-        if (r >= 0 && !b->stop_error)
-                r = bench_raw_fdatasync(b->dir, &raw_after);
-
         b->node = raftd_node_free(b->node);
         for (unsigned id = 2; id <= N_NODES; id++)
                 child_kill(b, &b->ch[id]);
+        if (r >= 0 && !b->stop_error)
+                r = bench_raw_fdatasync(b->dir, &raw_after);
         (void) nftw(b->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
         free(b->w.slots);
         free(b->w.idle);
@@ -877,14 +958,15 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        raw = raw_before > raw_after ? raw_before : raw_after;
-        printf("raw %d-byte write+fdatasync: %.0f/s before the cluster ran, %.0f/s after\n", RAW_WRITE_SIZE,
-               raw_before, raw_after);
+        printf("raw %d-byte write+fdatasync: %.0f/s before the cluster started, %.0f/s after it stopped\n",
+               RAW_WRITE_SIZE, raw_before, raw_after);
         for (size_t i = 0; i < n_rows; i++)
-                if (rows[i].op == OP_PUT && rows[i].depth == 256) {
-                        put256 = (double) rows[i].ops / rows[i].seconds;
-                        printf("put ops/s with 256 in flight, node 1 %s, vs the higher raw rate: %.1fx\n",
-                               role_name(rows[i].role_end), put256 / raw);
-                }
+                if (rows[i].raw_rate > 0)
+                        printf("put, 256 in flight, node 1 %s: %.0f ops/s = %.1fx the raw rate of %.0f/s measured "
+                               "just before it (%.1fx the higher of before/after)\n",
+                               role_label(&rows[i], (char[32]) {}, 32), (double) rows[i].ops / rows[i].seconds,
+                               (double) rows[i].ops / rows[i].seconds / rows[i].raw_rate, rows[i].raw_rate,
+                               (double) rows[i].ops / rows[i].seconds /
+                                       (raw_before > raw_after ? raw_before : raw_after));
         return 0;
 }
