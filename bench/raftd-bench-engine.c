@@ -79,10 +79,8 @@ struct child {
         unsigned id;
         pid_t pid;
         int in_fd, out_fd;
-        bool stopped; /* SIGSTOP */
         bool ready;   /* its client session is registered */
         struct raftd_status st;
-        uint64_t st_seen; /* status lines received */
         ev_io out;
         char buf[4096];
         size_t len;
@@ -222,10 +220,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 static int free_port(void) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -errno;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
 
         if (fd < 0)
-                return port;
+                return -errno;
         if (bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *) &a, &len) < 0)
                 port = -errno;
         else
@@ -247,7 +245,6 @@ static void child_line(struct child *c, char *line) {
                    &s.commit_index, &s.applied_index) == 5) {
                 s.role = (enum raftd_role) role;
                 c->st = s;
-                c->st_seen++;
         }
 }
 
@@ -359,8 +356,8 @@ static void child_ask_status(struct child *c) {
 }
 
 static void child_signal(struct child *c, int sig) {
-        if (c->pid > 0 && kill(c->pid, sig) == 0)
-                c->stopped = sig == SIGSTOP;
+        if (c->pid > 0)
+                (void) kill(c->pid, sig);
 }
 
 /* ---- the raw fdatasync rate ---- */
