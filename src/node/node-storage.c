@@ -67,6 +67,7 @@ static int open_kv(struct raftd_node *n) {
         struct kv_options o = {
                 .max_key_len = n->cfg.max_key_len,
                 .max_value_size = n->cfg.max_value_size,
+                .max_cached_responses = 2 * NODE_SESSION_WINDOW,
                 .on_event = node_on_kv_event,
                 .userdata = n,
                 .log = n->log,

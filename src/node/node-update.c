@@ -188,19 +188,11 @@ static int handle_update(struct raftd_node *n, struct raft_update *u) {
                 } else
                         send_now(n, &u->messages[i]);
         }
-        if (u->n_committed > 0) {
-                if (n->snap_pid > 0) {
-                        /* A snapshot child reads the state machine: apply
-                         * these once it is done (the core keeps them). */
-                        n->deferred_to = u->committed[u->n_committed - 1].index;
-                } else {
-                        r = node_apply_deferred(n);
-                        if (r >= 0)
-                                r = apply_committed(n, u->committed, u->n_committed);
-                        if (r < 0)
-                                return r;
-                }
-        }
+        /* Applied once per loop iteration, in the flush: one state machine
+         * transaction for everything committed meanwhile.  The core keeps
+         * the entries until a snapshot covers them. */
+        if (u->n_committed > 0)
+                n->deferred_to = MAX(n->deferred_to, u->committed[u->n_committed - 1].index);
         for (unsigned i = 0; i < u->n_reads_ready; i++)
                 node_requests_read_ready(n, u->reads_ready[i].id, u->reads_ready[i].index);
         for (unsigned i = 0; i < u->n_reads_failed; i++)
@@ -252,8 +244,15 @@ void node_flush(struct raftd_node *n) {
                 /* Leader's appends first, so followers write in parallel. */
                 if (n->transport.flush)
                         n->transport.flush(n->transport.userdata);
-                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
-                        return;
+                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0) {
+                        if (node_apply_deferred(n) < 0) {
+                                n->failed = -EIO;
+                                break;
+                        }
+                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
+                                return;
+                        continue; /* applying may have produced more work */
+                }
                 if (n->hs_dirty) {
                         struct storage_meta_state st = { .hs = n->hs };
 

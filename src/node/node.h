@@ -114,6 +114,9 @@ struct raftd_node {
 };
 
 #define RETRY_INTERVAL_S 0.02
+/* Writes of one session in flight at once; the state machine caches twice
+ * as many responses, so a retried request always finds its answer. */
+#define NODE_SESSION_WINDOW 128
 
 static inline void raftd_node_freep(struct raftd_node **n) {
         raftd_node_free(*n);
