@@ -40,6 +40,7 @@ struct progress {
         raft_index next;
         raft_index match_at_heartbeat; /* match seen at the previous heartbeat */
         uint64_t read_ack;     /* highest heartbeat round it acknowledged */
+        raft_index commit_sent; /* commit index it was last told (as it reads it) */
         /* Inflight appends as a ring of their last indexes. */
         raft_index inflight[RAFT_INFLIGHT_CAP];
         unsigned inflight_start;
