@@ -241,6 +241,7 @@ void node_flush(struct raftd_node *n) {
         int r;
 
         for (int round = 0; round < 16 && !n->failed; round++) {
+                node_proposals_flush(n);
                 /* Leader's appends first, so followers write in parallel. */
                 if (n->transport.flush)
                         n->transport.flush(n->transport.userdata);
@@ -249,7 +250,7 @@ void node_flush(struct raftd_node *n) {
                                 n->failed = -EIO;
                                 break;
                         }
-                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
+                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0 && n->n_proposals == 0)
                                 return;
                         continue; /* applying may have produced more work */
                 }

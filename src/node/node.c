@@ -167,6 +167,7 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
                 ev_timer_stop(n->loop, &n->kick);
                 ev_prepare_stop(n->loop, &n->flush);
         }
+        node_proposals_free(n);
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);

@@ -409,9 +409,10 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *u
         case RAFT_EVENT_PROPOSE:
                 if (ev->propose.type != RAFT_ENTRY_NORMAL)
                         k = -EINVAL;
+                else if (ev->propose.n_batch > 0)
+                        k = replication_propose(r, RAFT_ENTRY_NORMAL, ev->propose.batch, ev->propose.n_batch);
                 else
-                        k = replication_propose(r, RAFT_ENTRY_NORMAL, ev->propose.data.base,
-                                                ev->propose.data.len);
+                        k = replication_propose(r, RAFT_ENTRY_NORMAL, &ev->propose.data, 1);
                 break;
         case RAFT_EVENT_READ:
                 k = read_request(r, ev->read.id);

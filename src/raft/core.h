@@ -186,7 +186,7 @@ void replication_handle_append(struct raft *r, const struct raft_message *m);
 void replication_handle_append_result(struct raft *r, const struct raft_message *m);
 void replication_maybe_commit(struct raft *r);
 void replication_leader_tick(struct raft *r);
-int replication_propose(struct raft *r, uint8_t type, const void *data, size_t len);
+int replication_propose(struct raft *r, uint8_t type, const struct raft_buf *entries, unsigned n);
 
 /* snapshot.c */
 void snapshot_send_chunk(struct raft *r, struct progress *p);

@@ -204,7 +204,12 @@ struct raft_event {
                 } persisted;
                 struct {
                         uint8_t type; /* RAFT_ENTRY_NORMAL */
+                        /* One entry, or with n_batch > 0 the n_batch entries
+                         * of batch (consecutive indexes from
+                         * update->proposed_index), replicated together. */
                         struct raft_buf data;
+                        const struct raft_buf *batch;
+                        unsigned n_batch;
                 } propose;
                 struct {
                         uint64_t id; /* caller's handle for the read */

@@ -174,21 +174,29 @@ void replication_maybe_commit(struct raft *r) {
                 election_become_follower(r, r->hs.term, 0);
 }
 
-int replication_propose(struct raft *r, uint8_t type, const void *data, size_t len) {
-        raft_index index;
+int replication_propose(struct raft *r, uint8_t type, const struct raft_buf *entries, unsigned n) {
+        raft_index first;
         int k;
 
         if (r->role != RAFT_LEADER)
                 return RAFT_ENOTLEADER;
         if (r->transferee)
                 return RAFT_EBUSY;
-        k = log_append(&r->log, r->hs.term, type, data, len);
-        if (k < 0)
-                return k;
-        index = log_last_index(&r->log);
-        r->persist_from = MIN_U64(r->persist_from, index);
-        r->u->proposed_index = index;
+        if (!entries || n == 0)
+                return -EINVAL;
+        first = log_last_index(&r->log) + 1;
+        for (unsigned i = 0; i < n; i++) {
+                k = log_append(&r->log, r->hs.term, type, entries[i].base, entries[i].len);
+                if (k < 0) {
+                        /* All or nothing: the caller learns one outcome. */
+                        log_truncate(&r->log, first);
+                        return k;
+                }
+        }
+        r->persist_from = MIN_U64(r->persist_from, first);
+        r->u->proposed_index = first;
         r->u->proposed_term = r->hs.term;
+        /* One round of appends for the whole batch. */
         replication_broadcast(r);
         return 0;
 }

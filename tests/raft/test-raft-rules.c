@@ -318,6 +318,29 @@ static void appends_respect_byte_batch_limit(void **state) {
         cl_free(c);
 }
 
+static void batch_proposal_goes_out_in_one_append_per_follower(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        struct raft_buf batch[5] = { { "a", 1 }, { "b", 1 }, { "c", 1 }, { "d", 1 }, { "e", 1 } };
+        struct raft_event ev = { .type = RAFT_EVENT_PROPOSE };
+        raft_index before = raft_last_index(R(c, 1));
+        const struct cl_msg *q;
+
+        ev.propose.type = RAFT_ENTRY_NORMAL;
+        ev.propose.batch = batch;
+        ev.propose.n_batch = 5;
+        assert_int_equal(cl_step(c, 1, &ev), 0);
+        assert_int_equal(raft_last_index(R(c, 1)), before + 5);
+        for (unsigned i = 0; i < 5; i++)
+                assert_memory_equal(raft_entry_at(R(c, 1), before + 1 + i)->data.base, batch[i].base, 1);
+        assert_int_equal(cl_count(c, RAFT_MSG_APPEND, 2), 1);
+        q = cl_find(c, RAFT_MSG_APPEND, 2);
+        assert_int_equal(q->m.append.n_entries, 5);
+        assert_memory_equal(q->m.append.entries[4].data.base, "e", 1);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 1)), before + 5);
+        cl_free(c);
+}
+
 static void lost_appends_are_resent_after_a_heartbeat_without_progress(void **state) {
         struct cl *c = three_with_leader(NULL);
 
@@ -681,6 +704,7 @@ int main(void) {
                 cmocka_unit_test(fast_backoff_skips_a_conflicting_term_in_one_round),
                 cmocka_unit_test(appends_respect_entry_batch_and_inflight_window),
                 cmocka_unit_test(appends_respect_byte_batch_limit),
+                cmocka_unit_test(batch_proposal_goes_out_in_one_append_per_follower),
                 cmocka_unit_test(lost_appends_are_resent_after_a_heartbeat_without_progress),
                 cmocka_unit_test(read_index_refused_until_leader_commits_in_its_term),
                 cmocka_unit_test(read_index_waits_for_majority_and_one_round_serves_many),
