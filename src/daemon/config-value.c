@@ -80,6 +80,13 @@ static int parse_time_term(const char **p, uint64_t *ret) {
                 if (i == ELEMENTSOF(time_units))
                         return -EINVAL;
                 mult = time_units[i].usec;
+        } else {
+                /* A bare number (seconds) only as the whole span's last term:
+                 * "1.5.2s" is a typo, not 1.5s + 0.2s. */
+                while (*s == ' ')
+                        s++;
+                if (*s)
+                        return -EINVAL;
         }
         if (whole > UINT64_MAX / mult)
                 return -ERANGE;

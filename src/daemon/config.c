@@ -315,6 +315,8 @@ static int parse_line(struct daemon_config *c, struct location *l, char *line, c
                                 *section = sections[i];
                                 return 0;
                         }
+                /* Reported once; its keys are skipped, not reported again. */
+                *section = "";
                 return bad(l, _("unknown section [%s] (expected [Node], [Peers], [Limits], [Timeouts], [Access] or [Bus])"),
                            line + 1);
         }
@@ -326,6 +328,8 @@ static int parse_line(struct daemon_config *c, struct location *l, char *line, c
         value = strip(eq + 1);
         if (!*section)
                 return bad(l, _("key \"%s\" outside of a section (expected a section header such as [Node] first)"), key);
+        if (**section == 0)
+                return 0;
         l->section = *section;
         if (strcmp(*section, "Peers") == 0) {
                 l->key = key;
