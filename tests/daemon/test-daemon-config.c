@@ -101,6 +101,20 @@ static void good_file_sets_every_key(void **state) {
         daemon_config_done(&c);
 }
 
+static void shipped_example_config_loads_and_validates(void **state) {
+        struct daemon_config c;
+        struct captured cap = { 0 };
+        struct log_sink sink = { capture, &cap };
+
+        assert_int_equal(daemon_config_init(&c, NULL), 0);
+        assert_int_equal(daemon_config_load(&c, EXAMPLE_CONFIG, &sink), 0);
+        assert_int_equal(daemon_config_validate(&c, &sink), 0);
+        assert_int_equal(cap.lines, 0);
+        assert_int_equal(c.id, 1);
+        assert_int_equal(c.n_peers, 3);
+        daemon_config_done(&c);
+}
+
 static void defaults_are_libraftds_and_access_is_root_only(void **state) {
         struct daemon_config c;
         struct raftd_config d;
@@ -468,6 +482,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(good_file_sets_every_key),
                 cmocka_unit_test(defaults_are_libraftds_and_access_is_root_only),
+                cmocka_unit_test(shipped_example_config_loads_and_validates),
                 cmocka_unit_test(every_error_names_file_line_and_key),
                 cmocka_unit_test(every_bad_line_of_a_file_is_reported_not_just_the_first),
                 cmocka_unit_test(time_spans_in_systemd_notation),
