@@ -95,7 +95,7 @@ int daemon_args_parse(struct daemon_args *a, int argc, char **argv, FILE *out, c
                 case ARG_LISTEN:
                         if (!address_is_valid(optarg))
                                 return log_sink_errno(log, LOG_ERR, EINVAL,
-                                                      _("--listen=%s: expected HOST:PORT with a port from 1 to 65535"),
+                                                      _("--listen=%s: expected a numeric address and port such as 10.0.0.1:7001 or [::1]:7001"),
                                                       optarg);
                         a->listen = optarg;
                         break;
@@ -115,7 +115,7 @@ int daemon_args_parse(struct daemon_args *a, int argc, char **argv, FILE *out, c
 
                         if (!eq || !id || parse_uint64(id, &v) < 0 || v == 0 || !address_is_valid(eq + 1))
                                 return log_sink_errno(log, LOG_ERR, EINVAL,
-                                                      _("--peer=%s: expected ID=HOST:PORT with a positive node id"),
+                                                      _("--peer=%s: expected ID=ADDRESS:PORT with a positive node id and a numeric address"),
                                                       optarg);
                         p = reallocarray(a->peers, a->n_peers + 1, sizeof(*p));
                         if (!p)

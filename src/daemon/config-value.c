@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -243,11 +244,28 @@ const char *log_level_to_string(int level) {
 
 bool address_is_valid(const char *s) {
         const char *colon = strrchr(s, ':');
+        unsigned char addr[16];
+        char host[64];
+        size_t len;
         uint64_t port;
 
         if (!colon || colon == s)
                 return false;
-        if (parse_uint64(colon + 1, &port) < 0)
+        if (parse_uint64(colon + 1, &port) < 0 || port < 1 || port > 65535)
                 return false;
-        return port >= 1 && port <= 65535;
+        len = (size_t) (colon - s);
+        if (s[0] == '[') {
+                /* [IPv6]:port */
+                if (len < 3 || s[len - 1] != ']')
+                        return false;
+                s++;
+                len -= 2;
+        }
+        if (len >= sizeof(host))
+                return false;
+        memcpy(host, s, len);
+        host[len] = 0;
+        /* Numeric only, as libraftd takes it: a name would make start-up
+         * depend on the resolver. */
+        return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }

@@ -23,5 +23,5 @@ int parse_user(const char *s, uid_t *ret);
  * "crit", "alert", "emerg") or number 0-7. */
 int parse_log_level(const char *s, int *ret);
 const char *log_level_to_string(int level);
-/* "host:port" with a non-empty host and a port 1-65535. */
+/* "a.b.c.d:port" or "[v6]:port", numeric, port 1-65535. */
 bool address_is_valid(const char *s);

@@ -236,7 +236,7 @@ static int assign(struct daemon_config *c, const struct config_key *k, const str
                 return set_string(field, value);
         case VALUE_ADDRESS:
                 if (!address_is_valid(value))
-                        return bad(l, _("expected HOST:PORT with a port from 1 to 65535, got \"%s\""), value);
+                        return bad(l, _("expected a numeric address and port such as 10.0.0.1:7001 or [::1]:7001, got \"%s\""), value);
                 return set_string(field, value);
         case VALUE_ID:
                 if (parse_uint64(value, &v) < 0 || v == 0)
@@ -280,9 +280,9 @@ static int assign_peer(struct daemon_config *c, const struct location *l, const 
         uint64_t id;
 
         if (parse_uint64(key, &id) < 0 || id == 0)
-                return bad(l, _("expected lines of the form ID=HOST:PORT with a positive node id, got key \"%s\""), key);
+                return bad(l, _("expected lines of the form ID=ADDRESS:PORT with a positive node id, got key \"%s\""), key);
         if (!address_is_valid(value))
-                return bad(l, _("expected HOST:PORT with a port from 1 to 65535, got \"%s\""), value);
+                return bad(l, _("expected a numeric address and port such as 10.0.0.1:7001 or [::1]:7001, got \"%s\""), value);
         return daemon_config_add_peer(c, id, value);
 }
 
