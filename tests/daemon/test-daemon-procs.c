@@ -482,12 +482,28 @@ static int cluster_teardown(void **state) {
         return 0;
 }
 
+static void sigterm_before_ready_stops_cleanly_without_ever_sending_ready(void **state) {
+        struct cluster *c = *state;
+
+        /* Alone, node 1 never sees a leader: it must still stop, bounded by
+         * RequestSec=, and never claim to be ready. */
+        node_start(c, 1);
+        (void) await_msg(c, 1, 0, "STATUS=Starting");
+        kill(c->n[1].pid, SIGTERM);
+        assert_clean_exit(c, 1);
+        assert_true(find_msg(&c->n[1], 0, "STOPPING=1") >= 0);
+        assert_int_equal(find_msg(&c->n[1], 0, "READY=1"), -1);
+        assert_true(log_contains(&c->n[1], "Stopped; no other leader is known"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(sigterm_on_the_leader_hands_over_leadership_before_a_clean_exit, cluster_setup, cluster_teardown),
                 cmocka_unit_test_setup_teardown(notify_sends_status_ready_watchdog_then_stopping_in_order, cluster_setup, cluster_teardown),
                 cmocka_unit_test_setup_teardown(sighup_applies_a_new_limit_and_refuses_to_change_the_id, cluster_setup, cluster_teardown),
                 cmocka_unit_test_setup_teardown(bad_config_exits_1_naming_file_line_and_key, cluster_setup, cluster_teardown),
+                cmocka_unit_test_setup_teardown(sigterm_before_ready_stops_cleanly_without_ever_sending_ready, cluster_setup,
+                                                cluster_teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);
