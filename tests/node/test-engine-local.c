@@ -200,7 +200,7 @@ static void node_cut_off_past_its_session_ttl_registers_anew_and_writes(void **s
         cluster_free(f);
 }
 
-static void record_ready(void *userdata, const struct raftd_status *s) {
+static void record_leader_seen(void *userdata, const struct raftd_status *s) {
         bool *seen = userdata;
 
         /* The status callback is where a daemon learns it became ready. */
@@ -234,7 +234,7 @@ static void node_is_ready_only_once_a_leader_is_known_and_its_session_is_up(void
         strcpy(f->dir, "/tmp/raftd-engine-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         start_node(f, 1);
-        raftd_on_status(f->nodes[1], record_ready, &leader_seen);
+        raftd_on_status(f->nodes[1], record_leader_seen, &leader_seen);
         run_for(f, 0.6); /* three election timeouts alone: no quorum */
         assert_false(leader_seen);
         assert_false(raftd_node_ready(f->nodes[1]));
