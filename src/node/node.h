@@ -90,6 +90,8 @@ struct raftd_node {
         raft_term appended_term;
         struct raft_message *held; /* deep copies */
         size_t n_held, cap_held;
+        struct raft_message self[4]; /* to ourselves: the own vote */
+        size_t n_self;
 
         /* Client requests. */
         struct node_session *sessions; /* the default one first */

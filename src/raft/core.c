@@ -342,8 +342,10 @@ static bool receive_term(struct raft *r, const struct raft_message *m) {
 }
 
 static void handle_receive(struct raft *r, const struct raft_message *m) {
-        if (m->to != r->o.id || m->from == 0 || m->from == r->o.id || m->type == 0 ||
-            m->type >= _RAFT_MSG_TYPE_MAX)
+        if (m->to != r->o.id || m->from == 0 || m->type == 0 || m->type >= _RAFT_MSG_TYPE_MAX)
+                return;
+        /* From ourselves only the own vote, once durable (see election.c). */
+        if (m->from == r->o.id && m->type != RAFT_MSG_VOTE_RESULT)
                 return;
         if (!receive_term(r, m))
                 return;
