@@ -613,7 +613,10 @@ int node_submit_write(struct raftd_node *n, struct node_session *s, const struct
         r->session = s;
         r->done = done;
         r->ctx = ctx;
-        try_submit(n, r);
+        /* Submitted from the loop: a completion never runs inside the
+         * caller's call, not even a refusal. */
+        r->next_try = 0;
+        kick(n);
         return 0;
 }
 
@@ -639,7 +642,10 @@ int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_
         r->ctx = ctx;
         /* Promotion waits for the learner to catch up: allow for that. */
         r->deadline = node_now_ms(n) + 4 * (uint64_t) n->cfg.request_timeout_ms;
-        try_submit(n, r);
+        /* Submitted from the loop: a completion never runs inside the
+         * caller's call, not even a refusal. */
+        r->next_try = 0;
+        kick(n);
         return 0;
 }
 
@@ -661,7 +667,10 @@ int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done d
         r->target = target;
         r->done = done;
         r->ctx = ctx;
-        try_submit(n, r);
+        /* Submitted from the loop: a completion never runs inside the
+         * caller's call, not even a refusal. */
+        r->next_try = 0;
+        kick(n);
         return 0;
 }
 
@@ -676,7 +685,10 @@ int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, vo
         r->local = local;
         r->serve = serve;
         r->ctx = ctx;
-        try_submit(n, r);
+        /* Submitted from the loop: a completion never runs inside the
+         * caller's call, not even a refusal. */
+        r->next_try = 0;
+        kick(n);
         return 0;
 }
 
