@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Snapshots: log compaction after the caller saved its state machine, and
+ * InstallSnapshot in chunks with a resumable offset (Raft §7). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/core.h"
+
+void snapshot_send_chunk(struct raft *r, struct progress *p) {
+        struct raft_message *m;
+
+        if (r->snap.index == 0)
+                return; /* nothing compacted, so nothing to send */
+        if (p->state != PROGRESS_SNAPSHOT || p->snap_index != r->snap.index) {
+                p->state = PROGRESS_SNAPSHOT;
+                p->snap_index = r->snap.index;
+                p->snap_offset = 0;
+                p->inflight_count = 0;
+        }
+        m = core_message(r, RAFT_MSG_SNAPSHOT, p->id, false);
+        m->snapshot.meta = r->snap;
+        m->snapshot.offset = p->snap_offset;
+        m->snapshot.chunk_max = r->o.snapshot_chunk;
+}
+
+static int keep_chunk(struct raft *r, const struct raft_snapshot_chunk *c) {
+        /* The caller's message dies when raft_step() returns; the update
+         * must stay valid until the next step. */
+        if (c->data.len > r->rx_buf_cap) {
+                void *n = realloc(r->rx_buf, c->data.len);
+
+                if (!n)
+                        return -ENOMEM;
+                r->rx_buf = n;
+                r->rx_buf_cap = c->data.len;
+        }
+        if (c->data.len > 0)
+                memcpy(r->rx_buf, c->data.base, c->data.len);
+        r->rx_chunk = *c;
+        r->rx_chunk.data.base = c->data.len > 0 ? r->rx_buf : NULL;
+        r->u->snapshot_chunk = &r->rx_chunk;
+        return 0;
+}
+
+static void install(struct raft *r, const struct raft_snapshot_meta *meta) {
+        r->snap = *meta;
+        log_reset(&r->log, meta->index, meta->term);
+        r->persist_from = UINT64_MAX;
+        r->commit = MAX_U64(r->commit, meta->index);
+        r->applied = meta->index;
+        r->persisted = meta->index;
+        r->rx_active = false;
+        core_apply_config(r, &meta->config, 0);
+}
+
+void snapshot_handle_chunk(struct raft *r, const struct raft_message *m) {
+        const struct raft_snapshot_chunk *c = &m->snapshot;
+        struct raft_snapshot_result res = { .index = c->meta.index };
+        bool wrote = false;
+        struct raft_message *reply;
+
+        if (r->role != RAFT_FOLLOWER)
+                election_become_follower(r, r->hs.term, m->from);
+        else if (r->leader != m->from) {
+                r->leader = m->from;
+                r->u->role_changed = true;
+        }
+        r->last_leader_contact = r->now;
+        core_reset_election_timer(r);
+
+        if (c->meta.index <= r->commit) {
+                /* Everything it covers is committed here already. */
+                res.done = true;
+        } else {
+                bool same = r->rx_active && r->rx_meta.index == c->meta.index && r->rx_meta.term == c->meta.term;
+
+                if (!same && c->offset == 0) {
+                        r->rx_active = true;
+                        r->rx_meta = c->meta;
+                        r->rx_offset = 0;
+                        same = true;
+                }
+                if (same && c->offset == r->rx_offset && keep_chunk(r, c) == 0) {
+                        wrote = true;
+                        r->rx_offset += c->data.len;
+                        if (c->done) {
+                                install(r, &c->meta);
+                                res.done = true;
+                        }
+                }
+                res.next_offset = same ? r->rx_offset : 0;
+        }
+        reply = core_message(r, RAFT_MSG_SNAPSHOT_RESULT, m->from, wrote);
+        reply->snapshot_result = res;
+}
+
+void snapshot_handle_result(struct raft *r, const struct raft_message *m) {
+        const struct raft_snapshot_result *res = &m->snapshot_result;
+        struct progress *p;
+
+        if (r->role != RAFT_LEADER)
+                return;
+        p = progress_find(r, m->from);
+        if (!p || p->id == r->o.id)
+                return;
+        p->recent_active = true;
+        if (p->state != PROGRESS_SNAPSHOT || res->index != p->snap_index)
+                return;
+        if (res->done) {
+                p->match = MAX_U64(p->match, res->index);
+                progress_become_probe(p);
+                replication_send_append(r, p);
+                replication_maybe_commit(r);
+                if (r->role == RAFT_LEADER)
+                        transfer_progress(r, p);
+                return;
+        }
+        /* Answers to a resent chunk repeat an offset: send on progress only,
+         * the heartbeat resends when an answer is lost. */
+        if (res->next_offset == p->snap_offset)
+                return;
+        p->snap_offset = res->next_offset;
+        snapshot_send_chunk(r, p);
+}
+
+int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
+        struct raft_config config = r->snap.config;
+
+        if (index > r->applied || index <= r->snap.index || index <= r->log.offset)
+                return -EINVAL;
+        /* The configuration in force at index: the latest config entry at
+         * or below it, or the previous snapshot's. */
+        for (raft_index i = index; i > r->log.offset; i--) {
+                const struct raft_entry *e = log_get(&r->log, i);
+
+                if (e->type == RAFT_ENTRY_CONFIG && raft_config_decode(e->data.base, e->data.len, &config) == 0)
+                        break;
+        }
+        r->snap.index = index;
+        r->snap.term = log_term_at(&r->log, index);
+        r->snap.config = config;
+        if (index > trailing)
+                log_compact(&r->log, index - trailing);
+        return 0;
+}

@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One test per Raft rule the core must keep (design.md §4). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+
+static struct raft *R(struct cl *c, raft_id id) {
+        return c->nodes[id].r;
+}
+
+/* A 3-node cluster with node 1 elected and its no-op committed everywhere. */
+static struct cl *three_with_leader(void (*tune)(struct raft_options *o)) {
+        struct cl *c = cl_new(3, 0, tune);
+
+        cl_elect(c, 1);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        cl_advance(c, 100); /* heartbeat carries the commit index */
+        cl_deliver_all(c, 1000);
+        return c;
+}
+
+static void election_winner_appends_noop_of_its_term(void **state) {
+        struct cl *c = cl_new(3, 0, NULL);
+        const struct raft_entry *e;
+
+        cl_elect(c, 1);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(raft_term_current(R(c, 1)), 2);
+        e = raft_entry_at(R(c, 1), 2);
+        assert_non_null(e);
+        assert_int_equal(e->type, RAFT_ENTRY_NOOP);
+        assert_int_equal(e->term, 2);
+        assert_int_equal(raft_commit_index(R(c, 1)), 2);
+        assert_int_equal(raft_leader(R(c, 2)), 1);
+        cl_free(c);
+}
+
+static void single_voter_elects_itself_and_commits_alone(void **state) {
+        struct cl *c = cl_new(1, 0, NULL);
+
+        cl_elect(c, 1);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(cl_propose(c, 1, "x"), 0);
+        assert_int_equal(raft_commit_index(R(c, 1)), 3);
+        assert_int_equal(c->nodes[1].last_applied, 3);
+        cl_free(c);
+}
+
+static int step_msg(struct raft *r, struct raft_update *u, uint8_t type, raft_id from, raft_term term,
+                    void (*fill)(struct raft_message *m, uint64_t arg), uint64_t arg) {
+        struct raft_message m = { .type = type, .from = from, .to = raft_id_self(r), .term = term };
+        struct raft_event ev = { .type = RAFT_EVENT_RECEIVE, .now = 100000, .message = &m };
+
+        if (fill)
+                fill(&m, arg);
+        return raft_step(r, &ev, u);
+}
+
+static void fill_granted(struct raft_message *m, uint64_t arg) {
+        m->vote_result.granted = true;
+}
+
+static void fill_ack(struct raft_message *m, uint64_t index) {
+        m->append_result.success = true;
+        m->append_result.index = index;
+}
+
+/* Figure 8 of the Raft paper: a leader must not commit an entry of an
+ * earlier term by counting replicas, only through one of its own term. */
+static void commit_counts_replicas_only_for_current_term_entries(void **state) {
+        struct raft_config conf = { .n = 3 };
+        uint8_t buf[64];
+        struct raft_entry log[2] = {
+                { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } },
+                { .term = 2, .index = 2, .type = RAFT_ENTRY_NORMAL },
+        };
+        struct raft_hard_state hs = { .term = 3 };
+        struct raft_event tick = { .type = RAFT_EVENT_TICK, .now = 100000 };
+        struct raft_event persisted = { .type = RAFT_EVENT_PERSISTED, .now = 100000 };
+        struct raft_options o;
+        struct raft_update u;
+        struct raft *r;
+
+        for (unsigned i = 0; i < 3; i++)
+                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
+        raft_config_encode(&conf, buf);
+        log[0].data.len = raft_config_encoded_size(&conf);
+        raft_options_default(&o, 1);
+        assert_int_equal(raft_new(&o, &r), 0);
+        assert_int_equal(raft_load(r, &hs, NULL, log, 2), 0);
+
+        tick.now = 0; /* starts the clock */
+        assert_int_equal(raft_step(r, &tick, &u), 0);
+        tick.now = 100000;
+        assert_int_equal(raft_step(r, &tick, &u), 0);
+        assert_int_equal(raft_role(r), RAFT_PRE_CANDIDATE);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_PRE_VOTE_RESULT, 2, 4, fill_granted, 0), 0);
+        assert_int_equal(raft_role(r), RAFT_CANDIDATE);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_VOTE_RESULT, 2, 4, fill_granted, 0), 0);
+        assert_int_equal(raft_role(r), RAFT_LEADER);
+        assert_int_equal(raft_last_index(r), 3); /* the no-op of term 4 */
+        persisted.persisted.index = 3;
+        persisted.persisted.term = 4;
+        assert_int_equal(raft_step(r, &persisted, &u), 0);
+
+        /* Entry 2 (term 2) is now on a majority: still not committed. */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_APPEND_RESULT, 2, 4, fill_ack, 2), 0);
+        assert_int_equal(raft_commit_index(r), 0);
+        assert_int_equal(u.n_committed, 0);
+        /* Once the no-op of term 4 is on a majority, both commit. */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_APPEND_RESULT, 2, 4, fill_ack, 3), 0);
+        assert_int_equal(raft_commit_index(r), 3);
+        assert_int_equal(u.n_committed, 3);
+        raft_free(r);
+}
+
+static void vote_refused_to_candidate_with_older_log(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        /* Node 3 misses an entry, then campaigns: nobody may vote for it. */
+        cl_isolate(c, 3, true);
+        assert_int_equal(cl_propose(c, 1, "a"), 0);
+        cl_deliver_all(c, 1000);
+        cl_isolate(c, 3, false);
+        cl_crash(c, 1);
+        c->now += 5000; /* past every lease */
+        cl_tick(c, 3);
+        assert_int_equal(raft_role(R(c, 3)), RAFT_PRE_CANDIDATE);
+        cl_deliver_all(c, 1000);
+        assert_int_not_equal(raft_role(R(c, 3)), RAFT_LEADER);
+        assert_int_not_equal(raft_role(R(c, 3)), RAFT_CANDIDATE);
+        /* Node 2, which has the entry, wins. */
+        cl_tick(c, 2);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_role(R(c, 2)), RAFT_LEADER);
+        cl_free(c);
+}
+
+static void pre_vote_keeps_isolated_node_from_raising_its_term(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        raft_term before = raft_term_current(R(c, 3));
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++) {
+                c->now += 3000;
+                cl_tick(c, 3);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_term_current(R(c, 3)), before);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        /* It rejoins without deposing the leader. */
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(raft_leader(R(c, 3)), 1);
+        cl_free(c);
+}
+
+static void check_quorum_deposes_leader_cut_off_from_majority(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        cl_isolate(c, 1, true);
+        for (int i = 0; i < 25; i++) {
+                c->now += 100;
+                cl_tick(c, 1);
+                cl_drop_all(c);
+        }
+        assert_int_equal(raft_role(R(c, 1)), RAFT_FOLLOWER);
+        cl_free(c);
+}
+
+static void votes_ignored_while_leader_is_in_contact(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        struct raft_message m = { .type = RAFT_MSG_VOTE, .from = 3, .to = 2 };
+        struct raft_event ev = { .type = RAFT_EVENT_RECEIVE, .message = &m };
+        raft_term t = raft_term_current(R(c, 2));
+
+        m.term = t + 5;
+        m.vote.last_index = 100;
+        m.vote.last_term = t + 4;
+        assert_int_equal(cl_step(c, 2, &ev), 0);
+        assert_int_equal(raft_term_current(R(c, 2)), t);
+        assert_int_equal(cl_count(c, RAFT_MSG_VOTE_RESULT, 3), 0);
+        /* With the transfer flag (TimeoutNow) stickiness does not apply. */
+        m.vote.transfer = true;
+        assert_int_equal(cl_step(c, 2, &ev), 0);
+        assert_int_equal(raft_term_current(R(c, 2)), t + 5);
+        assert_non_null(cl_find(c, RAFT_MSG_VOTE_RESULT, 3));
+        assert_true(cl_find(c, RAFT_MSG_VOTE_RESULT, 3)->m.vote_result.granted);
+        cl_free(c);
+}
+
+static void granted_vote_and_vote_requests_wait_for_persistence(void **state) {
+        struct cl *c = cl_new(3, 0, NULL);
+        const struct cl_msg *q;
+
+        c->now += 3000;
+        cl_tick(c, 1); /* pre-vote */
+        cl_deliver_all(c, 2);
+        /* Pre-vote results are back: node 1 asks for real votes. */
+        cl_deliver_all(c, 2);
+        q = cl_find(c, RAFT_MSG_VOTE, 2);
+        assert_non_null(q);
+        assert_true(q->after_persist);
+        assert_true(c->nodes[1].hs.vote == 1);
+        cl_deliver_all(c, 1);
+        q = cl_find(c, RAFT_MSG_VOTE_RESULT, 1);
+        assert_non_null(q);
+        assert_true(q->m.vote_result.granted);
+        assert_true(q->after_persist);
+        cl_free(c);
+}
+
+static void follower_acknowledges_entries_only_after_persistence(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        const struct cl_msg *q;
+
+        assert_int_equal(cl_propose(c, 1, "x"), 0);
+        cl_deliver_all(c, 1); /* the append to node 2 */
+        q = cl_find(c, RAFT_MSG_APPEND_RESULT, 1);
+        assert_non_null(q);
+        assert_true(q->m.append_result.success);
+        assert_true(q->after_persist);
+        /* The leader's own appends go out at once: its disk write runs in
+         * parallel with replication. */
+        assert_int_equal(cl_propose(c, 1, "y"), 0);
+        q = cl_find(c, RAFT_MSG_APPEND, 2);
+        assert_non_null(q);
+        assert_false(q->after_persist);
+        cl_free(c);
+}
+
+static void fast_backoff_skips_a_conflicting_term_in_one_round(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        unsigned appends;
+
+        /* Node 3, isolated, becomes leader of a private term? It cannot
+         * (pre-vote). Instead node 1 writes entries node 3 never sees, and a
+         * new leader with a different suffix must overwrite node 1's. */
+        cl_isolate(c, 2, true);
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(cl_propose(c, 1, "stale"), 0);
+        cl_drop_all(c);
+        cl_isolate(c, 2, false);
+        cl_isolate(c, 3, false);
+        cl_isolate(c, 1, true);
+        c->now += 5000;
+        cl_tick(c, 2);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_role(R(c, 2)), RAFT_LEADER);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(cl_propose(c, 2, "new"), 0);
+        cl_deliver_all(c, 1000);
+        cl_isolate(c, 1, false);
+        /* Node 1 has 20 entries of the old term past the common prefix: one
+         * rejection with a conflict hint must bring next back in one step. */
+        cl_advance(c, 100);
+        appends = 0;
+        for (int round = 0; round < 10 && raft_last_index(R(c, 1)) != raft_last_index(R(c, 2)); round++) {
+                appends += cl_count(c, RAFT_MSG_APPEND, 1);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_last_index(R(c, 1)), raft_last_index(R(c, 2)));
+        assert_int_equal(raft_entry_at(R(c, 1), raft_last_index(R(c, 1)))->term, raft_term_current(R(c, 2)));
+        assert_true(appends <= 3);
+        cl_free(c);
+}
+
+static void tune_small_batches(struct raft_options *o) {
+        o->max_msg_entries = 4;
+        o->max_inflight = 2;
+}
+
+static void appends_respect_entry_batch_and_inflight_window(void **state) {
+        struct cl *c = three_with_leader(tune_small_batches);
+
+        for (int i = 0; i < 40; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        /* Replicating state: at most 2 messages in flight to each follower. */
+        assert_true(cl_count(c, RAFT_MSG_APPEND, 2) <= 2);
+        for (size_t i = 0; i < c->n_q; i++)
+                if (c->q[i].m.type == RAFT_MSG_APPEND)
+                        assert_true(c->q[i].m.append.n_entries <= 4);
+        for (int i = 0; i < 200 && raft_commit_index(R(c, 1)) < raft_last_index(R(c, 1)); i++)
+                cl_deliver_all(c, 1);
+        assert_int_equal(raft_commit_index(R(c, 1)), raft_last_index(R(c, 1)));
+        cl_free(c);
+}
+
+static void tune_byte_batches(struct raft_options *o) {
+        o->max_msg_bytes = 10;
+}
+
+static void appends_respect_byte_batch_limit(void **state) {
+        struct cl *c = three_with_leader(tune_byte_batches);
+
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "four"), 0);
+        cl_deliver_all(c, 10000);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "four"), 0);
+        for (size_t i = 0; i < c->n_q; i++) {
+                size_t bytes = 0;
+
+                if (c->q[i].m.type != RAFT_MSG_APPEND)
+                        continue;
+                for (unsigned k = 0; k < c->q[i].m.append.n_entries; k++)
+                        bytes += c->q[i].m.append.entries[k].data.len;
+                assert_true(bytes <= 10);
+        }
+        cl_free(c);
+}
+
+static void lost_appends_are_resent_after_a_heartbeat_without_progress(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        assert_int_equal(cl_propose(c, 1, "lost"), 0);
+        cl_drop_all(c);
+        for (int i = 0; i < 3; i++) {
+                cl_advance(c, 100);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_last_index(R(c, 2)), raft_last_index(R(c, 1)));
+        assert_int_equal(raft_commit_index(R(c, 1)), raft_last_index(R(c, 1)));
+        cl_free(c);
+}
+
+static void read_index_refused_until_leader_commits_in_its_term(void **state) {
+        struct cl *c = cl_new(3, 0, NULL);
+
+        c->now += 3000;
+        cl_tick(c, 1);
+        cl_deliver_all(c, 2); /* pre-votes */
+        cl_deliver_all(c, 2); /* pre-vote results */
+        cl_deliver_all(c, 2); /* votes */
+        cl_deliver_all(c, 2); /* results: leader, no-op not yet committed */
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_true(raft_commit_index(R(c, 1)) < raft_last_index(R(c, 1)));
+        assert_int_equal(cl_read(c, 1, 7), RAFT_EAGAIN);
+        assert_int_equal(cl_read(c, 2, 7), RAFT_ENOTLEADER);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 1)), raft_last_index(R(c, 1)));
+        assert_int_equal(cl_read(c, 1, 7), 0);
+        cl_free(c);
+}
+
+static void read_index_waits_for_majority_and_one_round_serves_many(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        unsigned heartbeats;
+
+        assert_int_equal(cl_read(c, 1, 1), 0);
+        assert_int_equal(c->nodes[1].n_ready, 0);
+        heartbeats = cl_count(c, RAFT_MSG_APPEND, 0);
+        assert_int_equal(heartbeats, 2);
+        /* More reads while the round is out share the next one. */
+        assert_int_equal(cl_read(c, 1, 2), 0);
+        assert_int_equal(cl_read(c, 1, 3), 0);
+        assert_int_equal(cl_count(c, RAFT_MSG_APPEND, 0), 2);
+        cl_deliver_all(c, 2);                             /* heartbeats arrive */
+        cl_deliver_all(c, 1);                             /* one ack: majority */
+        assert_int_equal(c->nodes[1].n_ready, 1);
+        assert_int_equal(c->nodes[1].ready[0].id, 1);
+        assert_int_equal(c->nodes[1].ready[0].index, raft_commit_index(R(c, 1)));
+        cl_deliver_all(c, 1000);
+        assert_int_equal(c->nodes[1].n_ready, 3);
+        cl_free(c);
+}
+
+static void read_index_fails_pending_reads_when_leadership_is_lost(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        assert_int_equal(cl_read(c, 1, 9), 0);
+        cl_drop_all(c);
+        cl_isolate(c, 1, true);
+        for (int i = 0; i < 25; i++) {
+                c->now += 100;
+                cl_tick(c, 1);
+                cl_drop_all(c);
+        }
+        assert_int_equal(raft_role(R(c, 1)), RAFT_FOLLOWER);
+        assert_int_equal(c->nodes[1].n_failed, 1);
+        assert_int_equal(c->nodes[1].n_ready, 0);
+        cl_free(c);
+}
+
+static void transfer_catches_target_up_then_sends_timeout_now(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        cl_isolate(c, 3, true);
+        assert_int_equal(cl_propose(c, 1, "a"), 0);
+        cl_deliver_all(c, 1000);
+        cl_isolate(c, 3, false);
+        assert_int_equal(cl_transfer(c, 1, 3), 0);
+        assert_null(cl_find(c, RAFT_MSG_TIMEOUT_NOW, 3));
+        assert_int_equal(cl_propose(c, 1, "b"), RAFT_EBUSY);
+        for (int i = 0; i < 10 && raft_role(R(c, 3)) != RAFT_LEADER; i++) {
+                cl_advance(c, 100);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_role(R(c, 3)), RAFT_LEADER);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_FOLLOWER);
+        cl_free(c);
+}
+
+static void transfer_gives_up_after_an_election_timeout(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        cl_isolate(c, 3, true);
+        assert_int_equal(cl_transfer(c, 1, 3), 0);
+        for (int i = 0; i < 11; i++) {
+                c->now += 100;
+                cl_tick(c, 1);
+                cl_tick(c, 2);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(cl_propose(c, 1, "after"), 0);
+        cl_free(c);
+}
+
+static void learner_catches_up_before_promotion_and_never_votes(void **state) {
+        struct cl *c = cl_new(3, 1, NULL); /* node 4 is new */
+
+        cl_elect(c, 1);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_PROMOTE, 4), -ENOENT);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_ADD_LEARNER, 4), 0);
+        /* One change at a time. */
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_REMOVE, 3), RAFT_EBUSY);
+        /* Before anything reached it, the learner is behind: no promotion. */
+        cl_deliver_all(c, 2);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_PROMOTE, 4), RAFT_EBUSY);
+        cl_deliver_all(c, 1000);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_non_null(raft_config_get(raft_config_current(R(c, 4)), 4));
+        assert_int_equal(raft_config_get(raft_config_current(R(c, 4)), 4)->role, RAFT_LEARNER);
+        /* A learner does not campaign. */
+        c->now += 5000;
+        cl_tick(c, 4);
+        assert_int_equal(raft_role(R(c, 4)), RAFT_FOLLOWER);
+        assert_int_equal(cl_count(c, RAFT_MSG_PRE_VOTE, 0), 0);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_PROMOTE, 4), 0);
+        cl_deliver_all(c, 1000);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_config_get(raft_config_current(R(c, 4)), 4)->role, RAFT_VOTER);
+        assert_int_equal(raft_config_voters(raft_config_current(R(c, 1))), 4);
+        cl_free(c);
+}
+
+static void promotion_refused_while_learner_lags(void **state) {
+        struct cl *c = cl_new(3, 1, NULL);
+
+        cl_elect(c, 1);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        cl_isolate(c, 4, true);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_ADD_LEARNER, 4), 0);
+        cl_deliver_all(c, 1000);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_PROMOTE, 4), RAFT_EAGAIN);
+        cl_free(c);
+}
+
+static void config_change_waits_for_leaders_own_term_commit(void **state) {
+        struct cl *c = cl_new(3, 1, NULL);
+
+        c->now += 3000;
+        cl_tick(c, 1);
+        for (int i = 0; i < 4; i++)
+                cl_deliver_all(c, 2);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_true(raft_commit_index(R(c, 1)) < raft_last_index(R(c, 1)));
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_ADD_LEARNER, 4), RAFT_EAGAIN);
+        cl_free(c);
+}
+
+static void removed_voter_does_not_disrupt_the_cluster(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        raft_term t;
+
+        cl_isolate(c, 3, true);
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_REMOVE, 3), 0);
+        cl_deliver_all(c, 1000);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_config_voters(raft_config_current(R(c, 1))), 2);
+        t = raft_term_current(R(c, 1));
+        /* Node 3 never learnt of its removal and keeps timing out. */
+        cl_isolate(c, 3, false);
+        for (int i = 0; i < 30; i++) {
+                cl_advance(c, 100);
+                c->now += 200;
+                cl_tick(c, 3);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(raft_term_current(R(c, 1)), t);
+        cl_free(c);
+}
+
+static void leader_that_removes_itself_steps_down_after_commit(void **state) {
+        struct cl *c = three_with_leader(NULL);
+
+        assert_int_equal(cl_change(c, 1, RAFT_CHANGE_REMOVE, 1), 0);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_FOLLOWER);
+        cl_free(c);
+}
+
+static void tune_small_chunks(struct raft_options *o) {
+        o->snapshot_chunk = 16;
+}
+
+static void lagging_follower_receives_snapshot_in_chunks(void **state) {
+        struct cl *c = three_with_leader(tune_small_chunks);
+        raft_index last;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 30; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        last = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, last, 2), 0);
+        assert_int_equal(raft_snapshot_index(R(c, 1)), last);
+        assert_null(raft_entry_at(R(c, 1), last - 2));
+        assert_non_null(raft_entry_at(R(c, 1), last - 1));
+        assert_int_equal(cl_snapshot(c, 1, last, 2), -EINVAL); /* not newer */
+        cl_isolate(c, 3, false);
+        for (int i = 0; i < 20 && raft_snapshot_index(R(c, 3)) != last; i++) {
+                cl_advance(c, 100);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_snapshot_index(R(c, 3)), last);
+        assert_true(c->nodes[3].rx_chunks >= 100 / 16);
+        assert_int_equal(c->nodes[3].snap_size, 100);
+        /* And it follows the log after the snapshot. */
+        assert_int_equal(cl_propose(c, 1, "after"), 0);
+        cl_deliver_all(c, 1000);
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 3)), raft_last_index(R(c, 1)));
+        assert_int_equal(c->nodes[3].last_applied, raft_last_index(R(c, 1)));
+        cl_free(c);
+}
+
+static void snapshot_transfer_resumes_from_follower_offset_after_loss(void **state) {
+        struct cl *c = three_with_leader(tune_small_chunks);
+        raft_index last;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        last = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, last, 0), 0);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100); /* first chunk goes out */
+        cl_deliver_all(c, 1000);
+        assert_true(c->nodes[3].rx_chunks >= 1);
+        /* Lose everything in flight twice; the transfer must still end. */
+        cl_drop_all(c);
+        cl_advance(c, 100);
+        cl_drop_all(c);
+        for (int i = 0; i < 20 && raft_snapshot_index(R(c, 3)) != last; i++) {
+                cl_advance(c, 100);
+                cl_deliver_all(c, 1000);
+        }
+        assert_int_equal(raft_snapshot_index(R(c, 3)), last);
+        /* No chunk was received twice at an offset already held. */
+        assert_int_equal(c->nodes[3].rx_received, 100);
+        cl_free(c);
+}
+
+static void restart_reloads_durable_state_and_rejoins(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        raft_index last;
+
+        assert_int_equal(cl_propose(c, 1, "kept"), 0);
+        cl_deliver_all(c, 1000);
+        last = raft_last_index(R(c, 1));
+        cl_crash(c, 2);
+        cl_restart(c, 2);
+        assert_int_equal(raft_last_index(R(c, 2)), last);
+        assert_int_equal(raft_term_current(R(c, 2)), raft_term_current(R(c, 1)));
+        cl_advance(c, 100);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 2)), last);
+        cl_free(c);
+}
+
+static void load_refuses_inconsistent_persisted_state(void **state) {
+        struct raft_options o;
+        struct raft *r;
+        struct raft_hard_state hs = { .term = 2 };
+        struct raft_entry e[2] = { { .term = 1, .index = 1, .type = RAFT_ENTRY_NOOP },
+                                   { .term = 1, .index = 3, .type = RAFT_ENTRY_NOOP } };
+        struct raft_snapshot_meta snap = { .index = 5, .term = 3 };
+
+        raft_options_default(&o, 1);
+        assert_int_equal(raft_new(&o, &r), 0);
+        assert_int_equal(raft_load(r, &hs, NULL, e, 2), -EINVAL); /* gap */
+        e[1].index = 2;
+        e[1].term = 3;
+        assert_int_equal(raft_load(r, &hs, NULL, e, 2), -EINVAL); /* term above hard state */
+        assert_int_equal(raft_load(r, &hs, &snap, NULL, 0), -EINVAL); /* snapshot term above */
+        e[1].term = 1;
+        e[0].index = 2;
+        e[1].index = 3;
+        assert_int_equal(raft_load(r, &hs, NULL, e, 2), -EINVAL); /* no snapshot, not from 1 */
+        raft_free(r);
+        o.max_inflight = 0;
+        assert_int_equal(raft_new(&o, &r), -EINVAL);
+        assert_null(raft_free(NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(election_winner_appends_noop_of_its_term),
+                cmocka_unit_test(single_voter_elects_itself_and_commits_alone),
+                cmocka_unit_test(commit_counts_replicas_only_for_current_term_entries),
+                cmocka_unit_test(vote_refused_to_candidate_with_older_log),
+                cmocka_unit_test(pre_vote_keeps_isolated_node_from_raising_its_term),
+                cmocka_unit_test(check_quorum_deposes_leader_cut_off_from_majority),
+                cmocka_unit_test(votes_ignored_while_leader_is_in_contact),
+                cmocka_unit_test(granted_vote_and_vote_requests_wait_for_persistence),
+                cmocka_unit_test(follower_acknowledges_entries_only_after_persistence),
+                cmocka_unit_test(fast_backoff_skips_a_conflicting_term_in_one_round),
+                cmocka_unit_test(appends_respect_entry_batch_and_inflight_window),
+                cmocka_unit_test(appends_respect_byte_batch_limit),
+                cmocka_unit_test(lost_appends_are_resent_after_a_heartbeat_without_progress),
+                cmocka_unit_test(read_index_refused_until_leader_commits_in_its_term),
+                cmocka_unit_test(read_index_waits_for_majority_and_one_round_serves_many),
+                cmocka_unit_test(read_index_fails_pending_reads_when_leadership_is_lost),
+                cmocka_unit_test(transfer_catches_target_up_then_sends_timeout_now),
+                cmocka_unit_test(transfer_gives_up_after_an_election_timeout),
+                cmocka_unit_test(learner_catches_up_before_promotion_and_never_votes),
+                cmocka_unit_test(promotion_refused_while_learner_lags),
+                cmocka_unit_test(config_change_waits_for_leaders_own_term_commit),
+                cmocka_unit_test(removed_voter_does_not_disrupt_the_cluster),
+                cmocka_unit_test(leader_that_removes_itself_steps_down_after_commit),
+                cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
+                cmocka_unit_test(snapshot_transfer_resumes_from_follower_offset_after_loss),
+                cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
+                cmocka_unit_test(load_refuses_inconsistent_persisted_state),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
