@@ -105,6 +105,8 @@ int main(int argc, char *argv[]) {
                 if (++failures <= MAX_REPORTED_FAILURES) {
                         char extra[64] = "";
 
+                        fflush(stdout); /* the story first, then the verdict */
+
                         if (o.steps != SIM_DEFAULT_STEPS)
                                 snprintf(extra, sizeof(extra), " --steps %" PRIu64, o.steps);
                         if (nodes)
