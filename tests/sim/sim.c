@@ -977,9 +977,11 @@ static void setup(struct sim *s, const struct sim_options *o) {
         s->core.heartbeat_ms = 20;
         s->core.election_ms = 100;
         s->core.snapshot_chunk = SIM_SNAPSHOT_CHUNK;
+        /* Small batches and windows exercise the limits; not so small that
+         * a voter's catch-up after the heal outlasts the liveness bound. */
         s->core.max_inflight = (uint32_t) prng_range(&s->prng, 1, 8);
-        s->core.max_msg_entries = (uint32_t) prng_range(&s->prng, 1, 16);
-        s->core.max_msg_bytes = (uint32_t) prng_range(&s->prng, 16, 1024);
+        s->core.max_msg_entries = (uint32_t) prng_range(&s->prng, 4, 16);
+        s->core.max_msg_bytes = (uint32_t) prng_range(&s->prng, 64, 1024);
         s->snapshot_every = (unsigned) prng_range(&s->prng, 10, 30);
         s->snapshot_trailing = prng_range(&s->prng, 0, 8);
         s->disk_min_ms = 1;
