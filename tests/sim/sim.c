@@ -890,13 +890,25 @@ static int liveness(struct sim *s, bool *done) {
         int r;
 
         if (s->now > s->liveness_deadline) {
+                char lagging[128] = "";
+                size_t len = 0;
+
                 if (!leader)
                         return sim_fail(s, "Liveness: no leader %u election timeouts after the faults healed",
                                         SIM_LIVENESS_TIMEOUTS);
+                c = raft_config_current(leader->raft);
+                for (unsigned i = 0; i < c->n && len < sizeof(lagging) - 32; i++) {
+                        const struct sim_node *v = node_get(s, c->servers[i].id);
+
+                        if (c->servers[i].role == RAFT_VOTER && v && v->sm.applied < s->liveness_index)
+                                len += (size_t) snprintf(lagging + len, sizeof(lagging) - len,
+                                                         " n%" PRIu64 " applied %" PRIu64, v->id, v->sm.applied);
+                }
                 return sim_fail(s, "Liveness: leader n%" PRIu64 " of term %" PRIu64 " did not commit a fresh "
-                                "proposal on every voter within %u election timeouts (applied at %" PRIu64 ")",
+                                "proposal on every voter within %u election timeouts (applied at %" PRIu64
+                                ", 0: nowhere; behind:%s)",
                                 leader->id, raft_term_current(leader->raft), SIM_LIVENESS_TIMEOUTS,
-                                s->liveness_index);
+                                s->liveness_index, lagging);
         }
         if (!leader)
                 return 0;
