@@ -311,6 +311,10 @@ raft_index raft_commit_index(const struct raft *r);
 raft_index raft_last_index(const struct raft *r);
 raft_index raft_snapshot_index(const struct raft *r);
 const struct raft_config *raft_config_current(const struct raft *r);
+/* The meta a snapshot of the state machine at applied index `index` must
+ * carry (term and configuration at that index).  -ERANGE if index is not
+ * applied yet or not in the log. */
+int raft_snapshot_meta_at(const struct raft *r, raft_index index, struct raft_snapshot_meta *ret);
 /* Entry at index from the in-memory log, or NULL if compacted/absent. */
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index index);
 

@@ -123,11 +123,11 @@ void snapshot_handle_result(struct raft *r, const struct raft_message *m) {
         snapshot_send_chunk(r, p);
 }
 
-int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
+int raft_snapshot_meta_at(const struct raft *r, raft_index index, struct raft_snapshot_meta *ret) {
         struct raft_config config = r->snap.config;
 
-        if (index > r->applied || index <= r->snap.index || index <= r->log.offset)
-                return -EINVAL;
+        if (index > r->applied || index <= r->log.offset)
+                return -ERANGE;
         /* The configuration in force at index: the latest config entry at
          * or below it, or the previous snapshot's. */
         for (raft_index i = index; i > r->log.offset; i--) {
@@ -136,9 +136,15 @@ int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
                 if (e->type == RAFT_ENTRY_CONFIG && raft_config_decode(e->data.base, e->data.len, &config) == 0)
                         break;
         }
-        r->snap.index = index;
-        r->snap.term = log_term_at(&r->log, index);
-        r->snap.config = config;
+        ret->index = index;
+        ret->term = log_term_at(&r->log, index);
+        ret->config = config;
+        return 0;
+}
+
+int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
+        if (index <= r->snap.index || raft_snapshot_meta_at(r, index, &r->snap) < 0)
+                return -EINVAL;
         if (index > trailing)
                 log_compact(&r->log, index - trailing);
         return 0;
