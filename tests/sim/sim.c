@@ -367,14 +367,26 @@ static void trace_role(struct sim *s, struct sim_node *n) {
         n->leader = leader;
 }
 
+static bool config_equal(const struct raft_config *a, const struct raft_config *b) {
+        return a->n == b->n && memcmp(a->servers, b->servers, a->n * sizeof(a->servers[0])) == 0;
+}
+
 static int take_snapshot(struct sim *s, struct sim_node *n) {
-        struct raft_snapshot_meta meta = {
-                .index = n->sm.applied,
-                .term = n->sm.applied_term,
-                .config = n->sm.config,
-        };
+        struct raft_snapshot_meta meta;
         struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
         int r;
+
+        /* The core says what the snapshot's meta is; the state machine knows
+         * independently (the last configuration it applied): compare. */
+        r = raft_snapshot_meta_at(n->raft, n->sm.applied, &meta);
+        if (r < 0)
+                return sim_fail(s, "n%" PRIu64 ": raft_snapshot_meta_at(%" PRIu64 ") of an applied index failed: %s",
+                                n->id, n->sm.applied, strerror(-r));
+        if (meta.index != n->sm.applied || meta.term != n->sm.applied_term || !config_equal(&meta.config, &n->sm.config))
+                return sim_fail(s, "Snapshot meta: n%" PRIu64 " core says %" PRIu64 "/%" PRIu64 " with %u servers, "
+                                "the state machine applied %" PRIu64 "/%" PRIu64 " with %u servers",
+                                n->id, meta.index, meta.term, meta.config.n, n->sm.applied, n->sm.applied_term,
+                                n->sm.config.n);
 
         sm_encode(&n->sm, n->snapshot);
         r = disk_save_snapshot(&n->disk, &meta, n->snapshot, SM_IMAGE_SIZE, s->snapshot_trailing);
