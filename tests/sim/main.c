@@ -14,8 +14,9 @@
 #define MAX_REPORTED_FAILURES 10
 
 static void usage(FILE *f, const char *argv0) {
-        fprintf(f, _("usage: %s --seed S [--seeds N] [--steps K] [--nodes M] [--verbose]\n"
-                     "Runs seeds S .. S+N-1; --verbose prints the story of each run.\n"),
+        fprintf(f, _("usage: %s --seed S [--seeds N] [--steps K] [--nodes M] [--disk-stalls] [--verbose]\n"
+                     "Runs seeds S .. S+N-1; --verbose prints the story of each run;\n"
+                     "--disk-stalls makes some disk writes take 50..300 ms longer.\n"),
                 argv0);
 }
 
@@ -38,6 +39,7 @@ int main(int argc, char *argv[]) {
                 { "steps", required_argument, NULL, 'k' },
                 { "nodes", required_argument, NULL, 'm' },
                 { "verbose", no_argument, NULL, 'v' },
+                { "disk-stalls", no_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -45,7 +47,7 @@ int main(int argc, char *argv[]) {
         uint64_t seeds = 1, nodes = 0, failures = 0, steps = 0, sim_ms = 0, leaders = 0, applied = 0;
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:n:k:m:vh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:n:k:m:vDh", options, NULL)) >= 0) {
                 uint64_t *target = NULL;
 
                 switch (c) {
@@ -63,6 +65,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'v':
                         o.trace = stdout;
+                        continue;
+                case 'D':
+                        o.disk_stalls = true;
                         continue;
                 case 'h':
                         usage(stdout, argv[0]);
@@ -112,6 +117,8 @@ int main(int argc, char *argv[]) {
                         if (nodes)
                                 snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
                                          " --nodes %" PRIu64, nodes);
+                        if (o.disk_stalls)
+                                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --disk-stalls");
                         fprintf(stderr, _("seed %" PRIu64 " FAILED: %s\n  replay: %s --seed %" PRIu64 "%s --verbose\n"),
                                 run.seed, failure, argv[0], run.seed, extra);
                 }

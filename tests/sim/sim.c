@@ -404,6 +404,16 @@ static int take_snapshot(struct sim *s, struct sim_node *n) {
         return step_internal(s, n, &ev, "SNAPSHOT_TAKEN");
 }
 
+static uint64_t disk_latency(struct sim *s) {
+        uint64_t ms = prng_range(&s->prng, s->disk_min_ms, s->disk_max_ms);
+
+        /* Now and then a stall (a slow fsync), which widens every window in
+         * which a reply could overtake persistence. */
+        if (s->opt.disk_stalls && !s->healed && prng_chance(&s->prng, 20))
+                ms += prng_range(&s->prng, 50, 300);
+        return ms;
+}
+
 /* Carry out what an update asks for, in the contract's order. */
 static int handle_update(struct sim *s, struct sim_node *n, const struct raft_update *u, bool log_changed) {
         struct checker_log log;
@@ -417,8 +427,7 @@ static int handle_update(struct sim *s, struct sim_node *n, const struct raft_up
         }
         log_changed |= u->n_entries > 0;
 
-        r = disk_queue(&n->disk, u, MAX(disk_last_done_at(&n->disk),
-                                        s->now + prng_range(&s->prng, s->disk_min_ms, s->disk_max_ms)));
+        r = disk_queue(&n->disk, u, MAX(disk_last_done_at(&n->disk), s->now + disk_latency(s)));
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -998,8 +1007,8 @@ static void setup(struct sim *s, const struct sim_options *o) {
         s->max_ids = MIN(s->opt.nodes + SIM_EXTRA_NODES, SIM_MAX_NODES - 1);
 
         raft_options_default(&s->core, 0);
-        s->core.heartbeat_ms = 20;
-        s->core.election_ms = 100;
+        s->core.heartbeat_ms = (uint32_t) prng_range(&s->prng, 10, 30);
+        s->core.election_ms = s->core.heartbeat_ms * (uint32_t) prng_range(&s->prng, 4, 8);
         s->core.snapshot_chunk = SIM_SNAPSHOT_CHUNK;
         /* Small batches and windows exercise the limits; not so small that
          * a voter's catch-up after the heal outlasts the liveness bound. */

@@ -8,6 +8,7 @@
  * invariants after every step; then it heals everything and checks that a
  * leader emerges and a fresh proposal commits on every voter. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,7 @@ struct sim_options {
         uint64_t seed;
         uint64_t steps; /* core steps in the fault phase */
         unsigned nodes; /* initial voters; 0: 3 or 5, chosen by the seed */
+        bool disk_stalls; /* now and then a write takes 50..300 ms more */
         FILE *trace;    /* the story of the run, or NULL */
 };
 
