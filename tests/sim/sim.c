@@ -71,6 +71,7 @@ struct sim {
 
         struct raft_options core;
         uint32_t disk_min_ms, disk_max_ms;
+        uint32_t net_delay_max_ms; /* on a healthy network */
         unsigned snapshot_every;
         raft_index snapshot_trailing;
 
@@ -889,6 +890,7 @@ static int heal(struct sim *s) {
         s->liveness_deadline = s->now + SIM_LIVENESS_TIMEOUTS * (uint64_t) s->core.election_ms;
         s->liveness_value_min = s->next_value + 1;
         net_heal(&s->net);
+        s->net.delay_max_ms = s->net_delay_max_ms;
         trace(s, 0, "faults end: network healed, crashed nodes restart; a leader must commit a fresh "
               "proposal on every voter by %" PRIu64 "ms", s->liveness_deadline);
         for (raft_id id = 1; id <= s->n_ids; id++) {
@@ -1008,7 +1010,7 @@ static void setup(struct sim *s, const struct sim_options *o) {
 
         raft_options_default(&s->core, 0);
         s->core.heartbeat_ms = (uint32_t) prng_range(&s->prng, 10, 30);
-        s->core.election_ms = s->core.heartbeat_ms * (uint32_t) prng_range(&s->prng, 4, 8);
+        s->core.election_ms = s->core.heartbeat_ms * (uint32_t) prng_range(&s->prng, 5, 10);
         s->core.snapshot_chunk = SIM_SNAPSHOT_CHUNK;
         /* Small batches and windows exercise the limits; not so small that
          * a voter's catch-up after the heal outlasts the liveness bound. */
@@ -1017,9 +1019,12 @@ static void setup(struct sim *s, const struct sim_options *o) {
         s->core.max_msg_bytes = (uint32_t) prng_range(&s->prng, 64, 1024);
         s->snapshot_every = (unsigned) prng_range(&s->prng, 10, 30);
         s->snapshot_trailing = prng_range(&s->prng, 0, 8);
+        /* Raft's timing requirement, broadcast time << election timeout,
+         * holds on a healthy cluster; faults break it for a while. */
         s->disk_min_ms = 1;
-        s->disk_max_ms = (uint32_t) prng_range(&s->prng, 2, 30);
-        net_init(&s->net, 1, (uint32_t) prng_range(&s->prng, 2, 15));
+        s->disk_max_ms = (uint32_t) prng_range(&s->prng, 2, MIN(30, s->core.election_ms / 5));
+        s->net_delay_max_ms = (uint32_t) prng_range(&s->prng, 2, MIN(15, s->core.election_ms / 10));
+        net_init(&s->net, 1, s->net_delay_max_ms);
 }
 
 int sim_run(const struct sim_options *o, struct sim_stats *stats, char *failure, size_t failure_size) {
