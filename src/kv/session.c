@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Client sessions for exactly-once (Raft dissertation §6.3). */
+#include <string.h>
+
+#include "kv/kv-internal.h"
+#include "shared/macro.h"
+
+static size_t session_pos(struct kv *kv, uint64_t id) {
+        size_t lo = 0, hi = kv->n_sessions;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (kv->sessions[mid]->id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+struct kv_session *kv_session_find(struct kv *kv, uint64_t id) {
+        size_t i = session_pos(kv, id);
+
+        return i < kv->n_sessions && kv->sessions[i]->id == id ? kv->sessions[i] : NULL;
+}
+
+bool kv_session_exists(struct kv *kv, uint64_t session) {
+        return kv && kv_session_find(kv, session);
+}
+
+int kv_session_save(struct kv *kv, const struct kv_session *s) {
+        struct kv_buf b = {};
+        struct kv_tkey k;
+        TDB_DATA d;
+        int r;
+
+        r = kv_session_encode(s, &b);
+        if (r < 0) {
+                kv_buf_done(&b);
+                return r;
+        }
+        kv_tkey_id(&k, KV_TAG_SESSION, s->id);
+        d = (TDB_DATA) { .dptr = b.data, .dsize = b.len };
+        r = kv_store_put(kv, k.d, &d, 1);
+        kv_buf_done(&b);
+        return r;
+}
+
+int kv_session_register(struct kv *kv, raft_index index, uint64_t ttl_ms, struct kv_result *res) {
+        struct kv_session *s, **a;
+        int r;
+
+        if (ttl_ms == 0) {
+                kv_result_set(res, KV_STATUS_INVALID_TTL);
+                return 0;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        *s = (struct kv_session) {
+                .id = index,
+                .ttl_ms = ttl_ms,
+                .deadline_ms = kv->clock + ttl_ms,
+                .floor = 1,
+        };
+        a = reallocarray(kv->sessions, kv->n_sessions + 1, sizeof(*a));
+        if (!a) {
+                kv_session_free(s);
+                return -ENOMEM;
+        }
+        /* Ids are indexes, so the newest session sorts last. */
+        kv->sessions = a;
+        kv->sessions[kv->n_sessions++] = s;
+        kv_deadline_note(kv, s->deadline_ms);
+
+        r = kv_session_save(kv, s);
+        if (r < 0)
+                return r;
+        res->id = index;
+        res->revision = index;
+        return 0;
+}
+
+int kv_session_remove(struct kv *kv, raft_index index, uint64_t id, bool expired) {
+        size_t i = session_pos(kv, id);
+        struct kv_tkey k;
+        int r;
+
+        if (i >= kv->n_sessions || kv->sessions[i]->id != id)
+                return 0;
+        kv_session_free(kv->sessions[i]);
+        memmove(kv->sessions + i, kv->sessions + i + 1, (kv->n_sessions - i - 1) * sizeof(*kv->sessions));
+        kv->n_sessions--;
+
+        kv_tkey_id(&k, KV_TAG_SESSION, id);
+        r = kv_store_delete(kv, k.d);
+        if (r < 0)
+                return r;
+        /* Its locks go to the next waiters. */
+        r = kv_locks_drop(kv, index, id, 0, false);
+        if (r < 0)
+                return r;
+        if (expired)
+                kv_emit(kv, &(struct kv_event) {
+                        .type = KV_EVENT_SESSION_EXPIRED,
+                        .revision = index,
+                        .session = id,
+                });
+        return 0;
+}
+
+const struct kv_result *kv_session_cached(const struct kv_session *s, uint64_t seq) {
+        size_t lo = 0, hi = s->n_cached;
+
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (s->cached[mid].seq < seq)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < s->n_cached && s->cached[lo].seq == seq ? &s->cached[lo].result : NULL;
+}
+
+/* Forgets responses the client has seen. */
+void kv_session_acknowledge(struct kv *kv, struct kv_session *s, uint64_t lowest_unacked) {
+        size_t drop = 0;
+
+        if (lowest_unacked <= s->floor)
+                return;
+        s->floor = lowest_unacked;
+        if (s->n_cached == 0)
+                return;
+        while (drop < s->n_cached && s->cached[drop].seq < s->floor)
+                drop++;
+        memmove(s->cached, s->cached + drop, (s->n_cached - drop) * sizeof(*s->cached));
+        s->n_cached -= drop;
+}
+
+int kv_session_remember(struct kv *kv, struct kv_session *s, uint64_t seq, const struct kv_result *res) {
+        struct kv_cached_response *a;
+        size_t pos = 0;
+
+        while (pos < s->n_cached && s->cached[pos].seq < seq)
+                pos++;
+        a = reallocarray(s->cached, s->n_cached + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        s->cached = a;
+        memmove(a + pos + 1, a + pos, (s->n_cached - pos) * sizeof(*a));
+        a[pos] = (struct kv_cached_response) { .seq = seq, .result = *res };
+        a[pos].result.replayed = false;
+        s->n_cached++;
+
+        /* A client that never acknowledges must not grow the record without
+         * bound: forget the oldest, whose retry then gets "forgotten". */
+        if (s->n_cached > kv->opts.max_cached_responses)
+                kv_session_acknowledge(kv, s, s->cached[s->n_cached - kv->opts.max_cached_responses].seq);
+        return kv_session_save(kv, s);
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Opening a node's data directory, recovery, and snapshots of the state
+ * machine.
+ *
+ * Layout: <data_dir>/meta (hard state), <data_dir>/log (segments),
+ * <data_dir>/snapshots, <data_dir>/state.tdb (the state machine, written
+ * without sync and rebuilt from the newest snapshot plus the log when it
+ * cannot be trusted). */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/node.h"
+#include "shared/macro.h"
+
+static char *path_join(const char *a, const char *b) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s", a, b) < 0)
+                return NULL;
+        return p;
+}
+
+/* The state machine's image travels through a memfd: kv writes and reads
+ * streams, the snapshot store reads and writes at offsets. */
+static int snapshot_data_to_memfd(const struct storage_snapshot *snap, int *ret_fd) {
+        _cleanup_close_ int fd = memfd_create("raftd-snapshot", MFD_CLOEXEC);
+        uint8_t buf[64 * 1024];
+        uint64_t size = storage_snapshot_data_size(snap), off = 0;
+
+        if (fd < 0)
+                return -errno;
+        while (off < size) {
+                ssize_t k = storage_snapshot_read_data(snap, off, buf, MIN(sizeof(buf), size - off));
+
+                if (k <= 0)
+                        return k < 0 ? (int) k : -EBADMSG;
+                if (write(fd, buf, (size_t) k) != k)
+                        return -errno;
+                off += (uint64_t) k;
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int load_snapshot_into_kv(struct raftd_node *n) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = snapshot_data_to_memfd(n->snap, &fd);
+        if (r < 0)
+                return r;
+        return kv_snapshot_load(n->kv, fd);
+}
+
+static int open_kv(struct raftd_node *n) {
+        _cleanup_free_ char *path = path_join(n->data_dir, "state.tdb");
+        struct kv_options o = {
+                .max_key_len = n->cfg.max_key_len,
+                .max_value_size = n->cfg.max_value_size,
+                .log = n->log,
+        };
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = kv_open(path, &o, &n->kv);
+        if (r == -EUCLEAN) {
+                /* Not trustworthy: start empty; the snapshot and the log
+                 * rebuild it. */
+                log_sink(&n->log, LOG_WARNING, _("Rebuilding the state machine %s from the snapshot and the log."),
+                         path);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to remove %s: %m"), path);
+                r = kv_open(path, &o, &n->kv);
+        }
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to open the state machine %s: %m"), path);
+        if (n->snap && kv_applied_index(n->kv) < storage_snapshot_meta(n->snap)->index) {
+                r = load_snapshot_into_kv(n);
+                if (r < 0)
+                        return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to load the snapshot into %s: %m"),
+                                              path);
+        }
+        return 0;
+}
+
+static int bootstrap(struct raftd_node *n, struct raft_hard_state *hs, struct raft_entry **entries, size_t *n_entries) {
+        struct raft_config c = { 0 };
+        uint8_t buf[4 + RAFT_CONFIG_MAX * 9];
+        struct raft_entry e = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
+        struct storage_meta_state st = { .hs = { .term = 1 } };
+        bool self = false;
+        int r;
+
+        if (n->cfg.n_peers > RAFT_CONFIG_MAX)
+                return log_sink_errno(&n->log, LOG_ERR, EINVAL, _("At most %d initial members are supported."),
+                                      RAFT_CONFIG_MAX);
+        for (size_t i = 0; i < n->cfg.n_peers; i++) {
+                c.servers[c.n++] = (struct raft_server) { .id = n->cfg.peers[i].id, .role = RAFT_VOTER };
+                self = self || n->cfg.peers[i].id == n->cfg.id;
+        }
+        if (!self)
+                return log_sink_errno(&n->log, LOG_ERR, EINVAL,
+                                      _("The initial members do not include this node (id %" PRIu64 ")."), n->cfg.id);
+        raft_config_encode(&c, buf);
+        e.data.len = raft_config_encoded_size(&c);
+        r = storage_log_append(n->slog, &e, 1);
+        if (r >= 0)
+                r = storage_log_sync(n->slog);
+        if (r >= 0)
+                r = storage_meta_save(n->meta, &st);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to bootstrap the cluster: %m"));
+        log_sink(&n->log, LOG_INFO, _("Bootstrapped a new cluster of %zu members."), n->cfg.n_peers);
+        *hs = st.hs;
+        *entries = calloc(1, sizeof(**entries));
+        if (!*entries)
+                return -ENOMEM;
+        (*entries)[0] = e;
+        (*entries)[0].data.base = malloc(e.data.len);
+        if (!(*entries)[0].data.base)
+                return -ENOMEM;
+        memcpy((*entries)[0].data.base, buf, e.data.len);
+        *n_entries = 1;
+        return 0;
+}
+
+int node_storage_open(struct raftd_node *n) {
+        _cleanup_free_ char *meta_dir = path_join(n->data_dir, "meta");
+        _cleanup_free_ char *log_dir = path_join(n->data_dir, "log");
+        _cleanup_free_ char *snap_dir = path_join(n->data_dir, "snapshots");
+        struct storage_log_options lo = { .log = &n->log };
+        struct storage_meta_state st;
+        struct raft_entry *entries = NULL;
+        size_t n_entries = 0;
+        const struct raft_snapshot_meta *sm = NULL;
+        int r;
+
+        if (!meta_dir || !log_dir || !snap_dir)
+                return -ENOMEM;
+        if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST)
+                return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to create %s: %m"), n->data_dir);
+
+        r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
+        if (r < 0)
+                return r;
+        r = storage_snapshots_open(snap_dir, &n->log, &n->snaps);
+        if (r < 0)
+                return r;
+        r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (n->snap) {
+                sm = storage_snapshot_meta(n->snap);
+                n->last_snapshot_index = sm->index;
+        }
+        r = storage_log_open(log_dir, &lo, &n->slog, &entries, &n_entries);
+        if (r < 0)
+                return r;
+        if (sm) {
+                /* A crash between installing a received snapshot and
+                 * resetting the log leaves a log the snapshot replaced. */
+                r = storage_log_fit_snapshot(n->slog, sm);
+                if (r < 0)
+                        goto finish;
+                if (r > 0) {
+                        storage_entries_free(entries, n_entries);
+                        entries = NULL;
+                        n_entries = 0;
+                }
+        }
+
+        if (st.hs.term == 0 && n_entries == 0 && !sm && !n->cfg.join && n->cfg.n_peers > 0) {
+                r = bootstrap(n, &st.hs, &entries, &n_entries);
+                if (r < 0)
+                        goto finish;
+        }
+        n->hs = st.hs;
+
+        r = open_kv(n);
+        if (r < 0)
+                goto finish;
+        r = raft_load(n->raft, &st.hs, sm, entries, (unsigned) n_entries);
+        if (r < 0)
+                log_sink_errno(&n->log, LOG_ERR, r,
+                               _("The log in %s does not fit the hard state or the snapshot; refusing to start."),
+                               log_dir);
+        n->appended_index = storage_log_last_index(n->slog);
+finish:
+        storage_entries_free(entries, n_entries);
+        return r;
+}
+
+void node_storage_close(struct raftd_node *n) {
+        n->kv = kv_close(n->kv);
+        n->slog = storage_log_close(n->slog);
+        n->meta = storage_meta_close(n->meta);
+        n->snap = storage_snapshot_close(n->snap);
+        n->snaps = storage_snapshots_close(n->snaps);
+}
+
+/* Snapshot the state machine at its applied index, then let the core and
+ * the log forget what it covers (keeping a tail for slow followers). */
+int node_snapshot_take(struct raftd_node *n) {
+        _cleanup_close_ int fd = memfd_create("raftd-snapshot", MFD_CLOEXEC);
+        struct storage_snapshot_writer *w = NULL;
+        struct raft_snapshot_meta meta;
+        raft_index index = kv_applied_index(n->kv);
+        raft_index trailing = n->cfg.snapshot_entries / 2;
+        struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
+        uint8_t buf[64 * 1024];
+        ssize_t k;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = raft_snapshot_meta_at(n->raft, index, &meta);
+        if (r < 0)
+                return r;
+        r = kv_snapshot_write(n->kv, fd);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to write a state snapshot: %m"));
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        r = storage_snapshot_writer_begin(n->snaps, &meta, &w);
+        while (r >= 0 && (k = read(fd, buf, sizeof(buf))) > 0)
+                r = storage_snapshot_writer_write(w, buf, (size_t) k);
+        if (r >= 0)
+                r = storage_snapshot_writer_commit(w);
+        w = storage_snapshot_writer_free(w);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to save a snapshot at index %" PRIu64 ": %m"),
+                                      index);
+        n->snap = storage_snapshot_close(n->snap);
+        r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r < 0)
+                return r;
+        n->last_snapshot_index = index;
+        ev.snapshot_taken.index = index;
+        ev.snapshot_taken.trailing = trailing;
+        r = node_step(n, &ev);
+        if (r < 0)
+                return r;
+        if (index > trailing)
+                (void) storage_log_compact(n->slog, index - trailing);
+        log_sink(&n->log, LOG_INFO, _("Took a snapshot at index %" PRIu64 "."), index);
+        return 0;
+}
+
+/* The leader's core leaves a chunk's bytes to us. */
+int node_snapshot_fill_chunk(struct raftd_node *n, struct raft_message *m, void **buf) {
+        struct raft_snapshot_chunk *c = &m->snapshot;
+        bool done = false;
+        ssize_t k;
+
+        if (!n->snap || storage_snapshot_meta(n->snap)->index != c->meta.index)
+                return -ESTALE;
+        *buf = malloc(c->chunk_max ? c->chunk_max : 1);
+        if (!*buf)
+                return -ENOMEM;
+        k = storage_snapshot_read_chunk(n->snap, c->offset, *buf, c->chunk_max, &done);
+        if (k < 0)
+                return (int) k;
+        c->data.base = *buf;
+        c->data.len = (size_t) k;
+        c->done = done;
+        return 0;
+}
+
+/* A chunk the core accepted: store it; on the last one, install. */
+int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk *c) {
+        uint64_t next;
+        bool installed;
+        int r;
+
+        r = storage_snapshots_receive(n->snaps, c, &next, &installed);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to store a snapshot chunk at offset %" PRIu64 ": %m"),
+                                      c->offset);
+        if (!c->done)
+                return 0;
+        if (!installed)
+                return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
+                                      c->meta.index);
+        n->snap = storage_snapshot_close(n->snap);
+        r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r >= 0)
+                r = load_snapshot_into_kv(n);
+        if (r >= 0)
+                r = storage_log_reset(n->slog);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to install the snapshot at index %" PRIu64 ": %m"),
+                                      c->meta.index);
+        n->last_snapshot_index = c->meta.index;
+        n->appended_index = c->meta.index;
+        n->appended_term = c->meta.term;
+        log_sink(&n->log, LOG_INFO, _("Installed a snapshot at index %" PRIu64 " from the leader."), c->meta.index);
+        return 0;
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Carrying out the core's updates: persistence with group commit, sending,
+ * applying committed entries, and the once-per-iteration flush.
+ *
+ * Within one loop iteration every update's entries are appended to the
+ * log's buffer and its messages either sent at once (the leader's appends,
+ * so followers write in parallel with the leader's disk) or held when they
+ * promise durability.  The ev_prepare watcher then writes the hard state,
+ * issues one fdatasync for everything, releases the held messages, tells
+ * the core what is durable, and flushes the transport. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/node.h"
+#include "shared/macro.h"
+
+/* The core's clock: monotonic, unlike ev_now(), which follows the wall
+ * clock and would turn a clock step into elections. */
+uint64_t node_now_ms(const struct raftd_node *n) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: election timeouts need spread, not secrecy. */
+static uint32_t node_random(struct raftd_node *n) {
+        n->rng ^= n->rng >> 12;
+        n->rng ^= n->rng << 25;
+        n->rng ^= n->rng >> 27;
+        return (uint32_t) ((n->rng * 2685821657736338717ULL) >> 32);
+}
+
+static void send_now(struct raftd_node *n, struct raft_message *m) {
+        _cleanup_free_ void *chunk = NULL;
+
+        if (m->type == RAFT_MSG_SNAPSHOT && !m->snapshot.data.base &&
+            node_snapshot_fill_chunk(n, m, &chunk) < 0)
+                return; /* the core resends at the next heartbeat */
+        if (n->transport.send)
+                (void) n->transport.send(n->transport.userdata, m);
+}
+
+void node_held_free(struct raft_message *m) {
+        if (m->type == RAFT_MSG_APPEND) {
+                for (unsigned i = 0; i < m->append.n_entries; i++)
+                        free(m->append.entries[i].data.base);
+                free(m->append.entries);
+        }
+}
+
+/* Held messages are replies (append and snapshot results, votes): they
+ * carry no entries today, but copy them anyway should that change. */
+static int hold(struct raftd_node *n, const struct raft_message *m) {
+        struct raft_message *c;
+
+        if (n->n_held == n->cap_held) {
+                size_t cap = n->cap_held ? n->cap_held * 2 : 16;
+                struct raft_message *a = realloc(n->held, cap * sizeof(*a));
+
+                if (!a)
+                        return -ENOMEM;
+                n->held = a;
+                n->cap_held = cap;
+        }
+        c = &n->held[n->n_held];
+        *c = *m;
+        if (m->type == RAFT_MSG_APPEND && m->append.n_entries > 0) {
+                c->append.entries = calloc(m->append.n_entries, sizeof(*c->append.entries));
+                if (!c->append.entries)
+                        return -ENOMEM;
+                for (unsigned i = 0; i < m->append.n_entries; i++) {
+                        const struct raft_entry *e = &m->append.entries[i];
+
+                        c->append.entries[i] = *e;
+                        c->append.entries[i].data.base = NULL;
+                        if (e->data.len > 0) {
+                                c->append.entries[i].data.base = malloc(e->data.len);
+                                if (!c->append.entries[i].data.base)
+                                        return -ENOMEM;
+                                memcpy(c->append.entries[i].data.base, e->data.base, e->data.len);
+                        }
+                }
+        } else if (m->type == RAFT_MSG_SNAPSHOT)
+                c->snapshot.data = (struct raft_buf) { 0 };
+        n->n_held++;
+        return 0;
+}
+
+static int apply_committed(struct raftd_node *n, const struct raft_entry *entries, unsigned count) {
+        raft_index applied = kv_applied_index(n->kv);
+        bool batch = false;
+        int r = 0;
+
+        for (unsigned i = 0; i < count && r >= 0; i++) {
+                const struct raft_entry *e = &entries[i];
+                struct kv_command c;
+                struct kv_result res;
+
+                /* After a restart the core hands out entries the state
+                 * machine already holds. */
+                if (e->index <= applied)
+                        continue;
+                if (!batch) {
+                        r = kv_batch_begin(n->kv);
+                        if (r < 0)
+                                break;
+                        batch = true;
+                }
+                if (e->type != RAFT_ENTRY_NORMAL) {
+                        r = kv_skip(n->kv, e->index);
+                        continue;
+                }
+                r = kv_apply(n->kv, e->index, e->data.base, e->data.len, &res);
+                if (r < 0)
+                        break;
+                if (kv_command_decode(e->data.base, e->data.len, &c) == 0)
+                        node_requests_applied(n, e->index, e->term, &c, &res);
+        }
+        if (batch) {
+                int k = kv_batch_commit(n->kv);
+
+                if (r >= 0)
+                        r = k;
+        }
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to apply committed entries: %m"));
+        node_requests_applied_to(n, kv_applied_index(n->kv));
+        return 0;
+}
+
+static void notify_status(struct raftd_node *n) {
+        struct raftd_status s;
+
+        if (!n->status_cb)
+                return;
+        raftd_status(n, &s);
+        n->status_cb(n->status_userdata, &s);
+}
+
+static int handle_update(struct raftd_node *n, struct raft_update *u) {
+        int r;
+
+        if (u->hard_state) {
+                n->hs = *u->hard_state;
+                n->hs_dirty = true;
+        }
+        if (u->n_entries > 0) {
+                r = storage_log_append(n->slog, u->entries, u->n_entries);
+                if (r < 0)
+                        return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to append to the log: %m"));
+                n->log_dirty = true;
+                n->appended_index = u->entries[u->n_entries - 1].index;
+                n->appended_term = u->entries[u->n_entries - 1].term;
+        }
+        if (u->snapshot_chunk) {
+                r = node_snapshot_receive(n, u->snapshot_chunk);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < u->n_messages; i++) {
+                if (u->after_persist[i] && (n->hs_dirty || n->log_dirty)) {
+                        r = hold(n, &u->messages[i]);
+                        if (r < 0)
+                                return r;
+                } else
+                        send_now(n, &u->messages[i]);
+        }
+        if (u->n_committed > 0) {
+                r = apply_committed(n, u->committed, u->n_committed);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < u->n_reads_ready; i++)
+                node_requests_read_ready(n, u->reads_ready[i].id, u->reads_ready[i].index);
+        for (unsigned i = 0; i < u->n_reads_failed; i++)
+                node_requests_read_failed(n, u->reads_failed[i]);
+        if (u->role_changed) {
+                node_requests_role_changed(n);
+                notify_status(n);
+        }
+        /* Absolute ms on the loop's clock; the timer wants seconds from now. */
+        ev_timer_stop(n->loop, &n->tick);
+        {
+                uint64_t now = node_now_ms(n);
+                double after = u->next_timeout > now ? (double) (u->next_timeout - now) / 1000.0 : 0.0;
+
+                ev_timer_set(&n->tick, after, 0.0);
+        }
+        ev_timer_start(n->loop, &n->tick);
+        return 0;
+}
+
+int node_step_proposed(struct raftd_node *n, struct raft_event *ev, raft_index *ret_index, raft_term *ret_term) {
+        struct raft_update u;
+        int r, k;
+
+        ev->now = node_now_ms(n);
+        ev->random = node_random(n);
+        r = raft_step(n->raft, ev, &u);
+        if (ret_index)
+                *ret_index = u.proposed_index;
+        if (ret_term)
+                *ret_term = u.proposed_term;
+        k = handle_update(n, &u);
+        if (k < 0) {
+                /* Storage failed: the node cannot keep its promises. */
+                n->failed = k;
+                ev_break(n->loop, EVBREAK_ONE);
+        }
+        return r;
+}
+
+int node_step(struct raftd_node *n, struct raft_event *ev) {
+        return node_step_proposed(n, ev, NULL, NULL);
+}
+
+void node_flush(struct raftd_node *n) {
+        int r;
+
+        for (int round = 0; round < 16 && !n->failed; round++) {
+                /* Leader's appends first, so followers write in parallel. */
+                if (n->transport.flush)
+                        n->transport.flush(n->transport.userdata);
+                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
+                        return;
+                if (n->hs_dirty) {
+                        struct storage_meta_state st = { .hs = n->hs };
+
+                        r = storage_meta_save(n->meta, &st);
+                        if (r < 0) {
+                                n->failed = log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to save the hard state: %m"));
+                                break;
+                        }
+                        n->hs_dirty = false;
+                }
+                if (n->log_dirty) {
+                        struct raft_event ev = { .type = RAFT_EVENT_PERSISTED };
+
+                        r = storage_log_sync(n->slog);
+                        if (r < 0) {
+                                n->failed = log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to sync the log: %m"));
+                                break;
+                        }
+                        n->log_dirty = false;
+                        for (size_t i = 0; i < n->n_held; i++) {
+                                send_now(n, &n->held[i]);
+                                node_held_free(&n->held[i]);
+                        }
+                        n->n_held = 0;
+                        ev.persisted.index = n->appended_index;
+                        ev.persisted.term = n->appended_term;
+                        (void) node_step(n, &ev);
+                } else {
+                        for (size_t i = 0; i < n->n_held; i++) {
+                                send_now(n, &n->held[i]);
+                                node_held_free(&n->held[i]);
+                        }
+                        n->n_held = 0;
+                }
+        }
+        if (n->transport.flush)
+                n->transport.flush(n->transport.userdata);
+        if (n->failed)
+                ev_break(n->loop, EVBREAK_ONE);
+}
