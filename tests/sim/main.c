@@ -11,13 +11,26 @@
 #include "shared/macro.h"
 #include "sim.h"
 
-#define MAX_REPORTED_FAILURES 10
-
 static void usage(FILE *f, const char *argv0) {
         fprintf(f, _("usage: %s --seed S [--seeds N] [--steps K] [--nodes M] [--disk-stalls] [--verbose]\n"
                      "Runs seeds S .. S+N-1; --verbose prints the story of each run;\n"
                      "--disk-stalls makes some disk writes take 50..300 ms longer.\n"),
                 argv0);
+}
+
+/* The verdict and the one command that replays the run exactly. */
+static void print_failure(const char *argv0, const struct sim_options *o, const char *failure) {
+        char extra[64] = "";
+
+        fflush(stdout); /* the story first, then the verdict */
+        if (o->steps != SIM_DEFAULT_STEPS)
+                snprintf(extra, sizeof(extra), " --steps %" PRIu64, o->steps);
+        if (o->nodes)
+                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --nodes %u", o->nodes);
+        if (o->disk_stalls)
+                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --disk-stalls");
+        fprintf(stderr, _("seed %" PRIu64 " FAILED: %s\n  replay: %s --seed %" PRIu64 "%s --verbose\n"), o->seed,
+                failure, argv0, o->seed, extra);
 }
 
 static int parse_u64(const char *s, uint64_t *ret) {
@@ -107,21 +120,8 @@ int main(int argc, char *argv[]) {
                                st.snapshots_installed, st.config_changes, st.transfers);
                 if (r == 0)
                         continue;
-                if (++failures <= MAX_REPORTED_FAILURES) {
-                        char extra[64] = "";
-
-                        fflush(stdout); /* the story first, then the verdict */
-
-                        if (o.steps != SIM_DEFAULT_STEPS)
-                                snprintf(extra, sizeof(extra), " --steps %" PRIu64, o.steps);
-                        if (nodes)
-                                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
-                                         " --nodes %" PRIu64, nodes);
-                        if (o.disk_stalls)
-                                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --disk-stalls");
-                        fprintf(stderr, _("seed %" PRIu64 " FAILED: %s\n  replay: %s --seed %" PRIu64 "%s --verbose\n"),
-                                run.seed, failure, argv[0], run.seed, extra);
-                }
+                failures++;
+                print_failure(argv[0], &run, failure);
         }
         printf(_("%" PRIu64 " of %" PRIu64 " seeds (%" PRIu64 "..%" PRIu64 ") passed: %" PRIu64 " core steps, %" PRIu64
                  "s simulated, %" PRIu64 " leaders elected, %" PRIu64 " entries applied\n"),
