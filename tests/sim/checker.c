@@ -298,6 +298,19 @@ static int leader_completeness(struct checker *c, raft_id node, raft_term term, 
         return 0;
 }
 
+/* Raft §5.4.2: a leader commits by counting replicas only entries of its
+ * own term (earlier ones follow by Log Matching), so while it leads, its
+ * commit index moves only onto entries of its term. */
+static int leader_commit_rule(struct checker *c, raft_id node, raft_term term, raft_index commit,
+                              const struct checker_log *log) {
+        const struct raft_entry *e = log->entry_at(log->log, commit);
+
+        if (e && e->term != term)
+                return fail(c, "Commit rule: leader n%" PRIu64 " of term %" PRIu64 " advanced its commit index to %" PRIu64
+                            ", an entry of term %" PRIu64, node, term, commit, e->term);
+        return 0;
+}
+
 int checker_observe(struct checker *c, raft_id node, raft_term term, bool leader, raft_index commit,
                     const struct checker_log *log, bool log_changed) {
         struct node_history *h = node_get(c, node);
@@ -309,6 +322,11 @@ int checker_observe(struct checker *c, raft_id node, raft_term term, bool leader
         if (commit < h->commit)
                 return fail(c, "Commit: n%" PRIu64 " commit index went back from %" PRIu64 " to %" PRIu64, node,
                             h->commit, commit);
+        if (leader && h->leader_term == term && commit > h->commit) {
+                r = leader_commit_rule(c, node, term, commit, log);
+                if (r < 0)
+                        return r;
+        }
         h->commit = commit;
 
         if (log_changed) {

@@ -240,6 +240,39 @@ static void checker_reports_commit_index_going_back(void **state) {
         checker_free(c);
 }
 
+static void checker_reports_leader_committing_old_term_entry_by_counting(void **state) {
+        struct checker *c;
+        struct fake_log a;
+        const raft_term t[] = { 1, 2, 2, 4 };
+
+        /* Leader of term 4 moves its commit index from 1 to 3 (term 2):
+         * only an entry of term 4 may be committed by counting. */
+        assert_int_equal(checker_new(&c), 0);
+        fake_log_init(&a, t, 4);
+        struct checker_log va = view(&a);
+
+        assert_int_equal(checker_observe(c, 1, 4, true, 1, &va, true), 0);
+        expect_failure(c, checker_observe(c, 1, 4, true, 3, &va, false), "Commit rule");
+        checker_free(c);
+}
+
+static void checker_allows_leader_commit_on_own_term_entry(void **state) {
+        struct checker *c;
+        struct fake_log a;
+        const raft_term t[] = { 1, 2, 2, 4 };
+
+        /* A commit index that was already high when it won stays legal. */
+        assert_int_equal(checker_new(&c), 0);
+        fake_log_init(&a, t, 4);
+        struct checker_log va = view(&a);
+
+        assert_int_equal(checker_observe(c, 1, 4, false, 3, &va, true), 0);
+        assert_int_equal(checker_observe(c, 1, 4, true, 3, &va, false), 0);
+        assert_int_equal(checker_observe(c, 1, 4, true, 4, &va, false), 0);
+        assert_null(checker_failure(c));
+        checker_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(checker_accepts_legal_history),
@@ -254,6 +287,8 @@ int main(void) {
                 cmocka_unit_test(checker_reports_leader_missing_committed_entry),
                 cmocka_unit_test(checker_allows_stale_leader_without_newer_commits),
                 cmocka_unit_test(checker_reports_commit_index_going_back),
+                cmocka_unit_test(checker_reports_leader_committing_old_term_entry_by_counting),
+                cmocka_unit_test(checker_allows_leader_commit_on_own_term_entry),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
