@@ -761,8 +761,6 @@ static int membership_change(struct sim *s, struct sim_node *leader) {
                         r = node_create(s, candidate, NULL);
                         if (r < 0)
                                 return r;
-                        if (!leader->up || raft_role(leader->raft) != RAFT_LEADER)
-                                return 0;
                 }
                 ev.change.op = RAFT_CHANGE_ADD_LEARNER;
                 ev.change.id = candidate;
