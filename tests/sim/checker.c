@@ -36,6 +36,7 @@ struct committed_entry {
 };
 
 struct node_history {
+        unsigned incarnation; /* restarts so far: a restarted node is a new leader */
         raft_index applied;
         uint64_t chain;
         raft_index commit;
@@ -48,6 +49,11 @@ struct node_history {
         raft_index completeness_checked;
 };
 
+struct term_leader {
+        raft_id node; /* 0: none seen */
+        unsigned incarnation;
+};
+
 struct pending_read {
         uint64_t id;
         raft_index min_index;
@@ -58,7 +64,7 @@ struct checker {
         char failure[512];
         bool failed;
 
-        raft_id *leader_of_term; /* indexed by term */
+        struct term_leader *leader_of_term; /* indexed by term */
         size_t n_terms;
 
         struct seen_entry *seen;
@@ -141,17 +147,27 @@ static struct node_history *node_get(struct checker *c, raft_id node) {
         return &c->nodes[node];
 }
 
+/* At most one leader per term, ever.  A node that leads a term again after
+ * a restart counts as a second leader: a candidate always starts a new
+ * term, so this means the term it led was not durable. */
 static int election_safety(struct checker *c, raft_id node, raft_term term) {
+        struct term_leader *l;
+        unsigned incarnation = c->nodes[node].incarnation;
         int r;
 
-        r = grow((void **) &c->leader_of_term, &c->n_terms, term + 1, sizeof(raft_id));
+        r = grow((void **) &c->leader_of_term, &c->n_terms, term + 1, sizeof(*c->leader_of_term));
         if (r < 0)
                 return r;
-        if (c->leader_of_term[term] == 0)
-                c->leader_of_term[term] = node;
-        else if (c->leader_of_term[term] != node)
-                return fail(c, "Election Safety: n%" PRIu64 " and n%" PRIu64 " both leader in term %" PRIu64,
-                            c->leader_of_term[term], node, term);
+        l = &c->leader_of_term[term];
+        if (l->node == 0)
+                *l = (struct term_leader) { node, incarnation };
+        else if (l->node != node)
+                return fail(c, "Election Safety: n%" PRIu64 " and n%" PRIu64 " both leader in term %" PRIu64, l->node,
+                            node, term);
+        else if (l->incarnation != incarnation)
+                return fail(c, "Election Safety: n%" PRIu64 " leader in term %" PRIu64
+                            " again after a restart (the term it led was not durable)",
+                            node, term);
         return 0;
 }
 
@@ -362,6 +378,7 @@ int checker_restarted(struct checker *c, raft_id node, raft_index snapshot_index
 
         if (!h)
                 return fail(c, "checker: node id %" PRIu64 " out of range", node);
+        h->incarnation++;
         h->commit = 0;
         h->leader_term = 0;
         h->n_leader_log = 0;

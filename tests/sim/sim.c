@@ -796,6 +796,10 @@ static int transfer(struct sim *s, struct sim_node *leader) {
                 if (sv->role == RAFT_VOTER && sv->id != leader->id)
                         ev.transfer.target = sv->id;
         }
+        /* Nobody to hand leadership to (the core would say -ENOENT). */
+        if (raft_config_voters(c) - (raft_config_get(c, leader->id) &&
+                                     raft_config_get(c, leader->id)->role == RAFT_VOTER) == 0)
+                return 0;
         trace(s, leader->id, "asked to transfer leadership to n%" PRIu64 "%s", ev.transfer.target,
               ev.transfer.target ? "" : " (most up to date)");
         r = step_request(s, leader, &ev, "TRANSFER");

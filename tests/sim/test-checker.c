@@ -94,6 +94,22 @@ static void checker_reports_two_leaders_in_one_term(void **state) {
         checker_free(c);
 }
 
+static void checker_reports_same_node_leading_a_term_again_after_restart(void **state) {
+        struct checker *c;
+        struct fake_log a;
+        const raft_term t[] = { 1 };
+
+        assert_int_equal(checker_new(&c), 0);
+        fake_log_init(&a, t, 1);
+        struct checker_log va = view(&a);
+
+        assert_int_equal(checker_observe(c, 1, 5, true, 0, &va, true), 0);
+        assert_int_equal(checker_observe(c, 1, 5, true, 0, &va, false), 0);
+        assert_int_equal(checker_restarted(c, 1, 0, 0), 0);
+        expect_failure(c, checker_observe(c, 1, 5, true, 0, &va, true), "again after a restart");
+        checker_free(c);
+}
+
 static void checker_reports_divergent_applied_entry(void **state) {
         struct checker *c;
         struct fake_log a, b;
@@ -277,6 +293,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(checker_accepts_legal_history),
                 cmocka_unit_test(checker_reports_two_leaders_in_one_term),
+                cmocka_unit_test(checker_reports_same_node_leading_a_term_again_after_restart),
                 cmocka_unit_test(checker_reports_divergent_applied_entry),
                 cmocka_unit_test(checker_reports_applying_out_of_order),
                 cmocka_unit_test(checker_reports_snapshot_that_differs_from_applied_state),
