@@ -93,6 +93,114 @@ int raftd_get(struct raftd_node *n, const void *key, size_t key_len, uint64_t fl
 int raftd_cas(struct raftd_node *n, const void *key, size_t key_len, const void *expected, size_t expected_len,
               const void *new_value, size_t new_len, raftd_cas_cb cb, void *userdata);
 
+/* Put bound to a lease (0: none): the key goes when the lease expires. */
+int raftd_put_lease(struct raftd_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
+                    uint64_t lease, raftd_write_cb cb, void *userdata);
+
+struct raftd_kv {
+        const void *key;
+        size_t key_len;
+        const void *value;
+        size_t value_len;
+        uint64_t create_revision;
+        uint64_t mod_revision;
+        uint64_t lease;
+};
+
+/* One page of keys with the prefix, in byte order, after `after` (NULL:
+ * from the start).  At most limit entries (0: 1000); more says whether
+ * another page follows (continue after the last key). */
+typedef void (*raftd_list_cb)(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more);
+int raftd_list(struct raftd_node *n, const void *prefix, size_t prefix_len, const void *after, size_t after_len,
+               size_t limit, uint64_t flags, raftd_list_cb cb, void *userdata);
+
+/* Locks.  raftd_lock() waits, first-come first-served, until the lock is
+ * granted (callback with error 0 and the fence: strictly increasing per
+ * lock) or timeout_ms passes (RAFTD_E_LOCK_TIMEOUT).  A held lock is
+ * released by raftd_lock_release(), or cluster-wide when this node dies or
+ * is cut off for longer than the session TTL; `lost` (optional) is called
+ * if that happens while this node still runs.  *ret_handle names the lock
+ * request in later calls. */
+#define RAFTD_E_LOCK_TIMEOUT (-ETIME)
+typedef void (*raftd_lock_cb)(void *userdata, int error, uint64_t fence);
+int raftd_lock_acquire(struct raftd_node *n, const void *name, size_t name_len, const char *owner,
+                       uint64_t timeout_ms, raftd_lock_cb cb, void (*lost)(void *userdata), void *userdata,
+                       uint64_t *ret_handle);
+/* Release a held lock, or withdraw a waiting request (its callback then
+ * gets -ECANCELED).  cb may be NULL. */
+int raftd_lock_release(struct raftd_node *n, uint64_t handle, raftd_write_cb cb, void *userdata);
+
+struct raftd_lock_info {
+        const void *name;
+        size_t name_len;
+        bool held;
+        const char *owner; /* the holder's identity as given to acquire */
+        uint64_t session;
+        uint64_t fence;
+        uint64_t since_ms; /* leader-stamped time of the grant */
+        size_t n_waiters;
+};
+/* Every held or awaited lock, from this node's state. */
+int raftd_lock_list(struct raftd_node *n, void (*fn)(void *userdata, const struct raftd_lock_info *l),
+                    void *userdata);
+
+/* Leases: keys put with a lease disappear when it expires. */
+typedef void (*raftd_lease_cb)(void *userdata, int error, uint64_t lease);
+int raftd_lease_grant(struct raftd_node *n, uint64_t ttl_ms, raftd_lease_cb cb, void *userdata);
+int raftd_lease_keepalive(struct raftd_node *n, uint64_t lease, raftd_write_cb cb, void *userdata);
+int raftd_lease_revoke(struct raftd_node *n, uint64_t lease, raftd_write_cb cb, void *userdata);
+
+/* Watch: called for every change this node applies to a key with the
+ * prefix, in revision order; value is NULL for a deletion.  Every node
+ * applies every change, so a watcher sees all changes cluster-wide. */
+struct raftd_change {
+        const void *key;
+        size_t key_len;
+        const void *value; /* NULL: deleted */
+        size_t value_len;
+        uint64_t revision;
+};
+typedef void (*raftd_watch_cb)(void *userdata, const struct raftd_change *c);
+int raftd_watch(struct raftd_node *n, const void *prefix, size_t prefix_len, raftd_watch_cb cb, void *userdata,
+                uint64_t *ret_handle);
+int raftd_unwatch(struct raftd_node *n, uint64_t handle);
+
+/* Membership, one server at a time.  A new node starts with join = true
+ * and is added as a learner (its address is stored in the replicated
+ * state under "/raftd/members/<id>", so every node can reach it), then
+ * promoted to voter; promotion waits until the learner has caught up.
+ * The callback runs once the configuration change is committed; its
+ * revision is the index of the configuration entry. */
+enum raftd_member_op {
+        RAFTD_MEMBER_ADD_LEARNER = 1,
+        RAFTD_MEMBER_PROMOTE,
+        RAFTD_MEMBER_REMOVE,
+};
+#define RAFTD_MEMBERS_PREFIX "/raftd/members/"
+int raftd_member_change(struct raftd_node *n, enum raftd_member_op op, uint64_t id, const char *address,
+                        raftd_write_cb cb, void *userdata);
+
+struct raftd_member {
+        uint64_t id;
+        bool voter;
+        bool leader;
+        bool self;
+        uint64_t match;  /* known on the leader only; 0 elsewhere */
+        bool reachable;  /* a connection to it is up (self: true) */
+};
+/* The configuration in force; returns how many members were written (at
+ * most max) or a negative errno. */
+int raftd_members(struct raftd_node *n, struct raftd_member *out, size_t max);
+
+/* Hand leadership to target (0: the most up-to-date voter).  Callback once
+ * another node leads, or RAFTD_E_UNAVAILABLE on timeout. */
+int raftd_transfer_leadership(struct raftd_node *n, uint64_t target, raftd_write_cb cb, void *userdata);
+
+/* Graceful stop: waiting lock requests are withdrawn, held locks released,
+ * and leadership handed over if this node leads; then done() runs and the
+ * node may be freed.  Bounded by the request timeout. */
+int raftd_node_stop(struct raftd_node *n, void (*done)(void *userdata), void *userdata);
+
 enum raftd_role {
         RAFTD_FOLLOWER = 1,
         RAFTD_CANDIDATE,

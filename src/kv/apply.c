@@ -43,8 +43,9 @@ void kv_emit(struct kv *kv, const struct kv_event *e) {
                 kv->opts.on_event(kv->opts.userdata, e);
 }
 
+/* next_deadline 0 means "unknown, scan": it stays so until a scan. */
 void kv_deadline_note(struct kv *kv, uint64_t deadline_ms) {
-        if (kv->next_deadline == 0 || deadline_ms < kv->next_deadline)
+        if (kv->next_deadline != 0 && deadline_ms < kv->next_deadline)
                 kv->next_deadline = deadline_ms;
 }
 
@@ -345,7 +346,7 @@ static int apply_in_session(struct kv *kv, raft_index index, const struct kv_com
                 kv_result_set(res, KV_STATUS_NO_SUCH_SESSION);
                 return 0;
         }
-        s->deadline_ms = kv->clock + s->ttl_ms;
+        s->deadline_ms = deadline_after(kv->clock, s->ttl_ms);
         kv_deadline_note(kv, s->deadline_ms);
         kv_session_acknowledge(kv, s, c->lowest_unacked);
 

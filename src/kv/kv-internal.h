@@ -15,6 +15,11 @@ static inline void *mfree(void *p) {
         return NULL;
 }
 
+/* A TTL from the log must not wrap a deadline into the past. */
+static inline uint64_t deadline_after(uint64_t clock_ms, uint64_t ttl_ms) {
+        return ttl_ms > UINT64_MAX - clock_ms ? UINT64_MAX : clock_ms + ttl_ms;
+}
+
 /* The response a session request produced, kept until the client
  * acknowledges it (§6.3 of the Raft dissertation). */
 struct kv_cached_response {

@@ -95,9 +95,9 @@ struct kv_options {
         struct log_sink log;
 };
 
-/* path NULL: a scratch store in an unlinked file under /tmp (tests, replay).  Returns -EUCLEAN when the
- * file exists but must be rebuilt (damaged, or unclean from another boot),
- * after logging why. */
+/* path NULL: a scratch store in an unlinked file under $TMPDIR or /tmp
+ * (tests, replay).  Returns -EUCLEAN when the file exists but must be
+ * rebuilt (damaged, or unclean from another boot), after logging why. */
 int kv_open(const char *path, const struct kv_options *opts, struct kv **ret);
 /* Syncs the file and marks it clean.  Accepts NULL, returns NULL. */
 struct kv *kv_close(struct kv *kv);
@@ -116,7 +116,9 @@ int kv_batch_commit(struct kv *kv);
  * when the entry was applied, whatever the command's outcome (in *result),
  * so every node advances alike; a negative errno only when the store
  * failed, after which the handle refuses everything and must be reopened.
- * -ESTALE if index is not past the applied index. */
+ * -ESTALE if index is not past the applied index; -EPROTONOSUPPORT, without
+ * advancing, for an entry written by a newer command format (the node must
+ * stop rather than skip it). */
 int kv_apply(struct kv *kv, raft_index index, const void *cmd, size_t len, struct kv_result *result);
 /* An entry without a command (no-op, configuration): only advances the
  * applied index. */
@@ -144,7 +146,8 @@ struct kv_entry {
  * another page follows (continue with the last key returned). */
 int kv_list(struct kv *kv, const void *prefix, size_t prefix_len, const void *after, size_t after_len,
             size_t limit, struct kv_entry **ret, size_t *ret_n, bool *more);
-void kv_entries_free(struct kv_entry *e, size_t n);
+/* Accepts NULL, returns NULL. */
+struct kv_entry *kv_entries_free(struct kv_entry *e, size_t n);
 
 struct kv_lock_holder {
         uint64_t session;

@@ -57,7 +57,7 @@ int kv_lease_grant(struct kv *kv, raft_index index, uint64_t ttl_ms, struct kv_r
         *l = (struct kv_lease) {
                 .id = index,
                 .ttl_ms = ttl_ms,
-                .deadline_ms = kv->clock + ttl_ms,
+                .deadline_ms = deadline_after(kv->clock, ttl_ms),
         };
         a = reallocarray(kv->leases, kv->n_leases + 1, sizeof(*a));
         if (!a) {
@@ -80,7 +80,7 @@ int kv_lease_keepalive(struct kv *kv, uint64_t id, struct kv_result *res) {
                 kv_result_set(res, KV_STATUS_NO_SUCH_LEASE);
                 return 0;
         }
-        l->deadline_ms = kv->clock + l->ttl_ms;
+        l->deadline_ms = deadline_after(kv->clock, l->ttl_ms);
         kv_deadline_note(kv, l->deadline_ms);
         res->id = id;
         return kv_lease_save(kv, l);

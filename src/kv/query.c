@@ -52,12 +52,13 @@ int kv_get(struct kv *kv, const void *key, size_t key_len, struct kv_value *ret)
         return r;
 }
 
-void kv_entries_free(struct kv_entry *e, size_t n) {
+struct kv_entry *kv_entries_free(struct kv_entry *e, size_t n) {
         for (size_t i = 0; e && i < n; i++) {
                 free(e[i].key);
                 kv_value_done(&e[i].value);
         }
         free(e);
+        return NULL;
 }
 
 static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {

@@ -60,7 +60,7 @@ int kv_session_register(struct kv *kv, raft_index index, uint64_t ttl_ms, struct
         *s = (struct kv_session) {
                 .id = index,
                 .ttl_ms = ttl_ms,
-                .deadline_ms = kv->clock + ttl_ms,
+                .deadline_ms = deadline_after(kv->clock, ttl_ms),
                 .floor = 1,
         };
         a = reallocarray(kv->sessions, kv->n_sessions + 1, sizeof(*a));

@@ -214,9 +214,15 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
         } else {
                 /* TDB_INTERNAL has no transactions, which batches and the
                  * all-or-nothing snapshot load need: use an unlinked file. */
-                char tmp[] = "/tmp/raftd-kv-XXXXXX";
-                _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+                _cleanup_free_ char *tmp = NULL;
+                _cleanup_close_ int fd = -1;
 
+                if (asprintf(&tmp, "%s/raftd-kv-XXXXXX", secure_getenv("TMPDIR") ?: "/tmp") < 0) {
+                        tmp = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                fd = mkostemp(tmp, O_CLOEXEC);
                 if (fd < 0) {
                         r = log_sink_errno(&kv->opts.log, LOG_ERR, errno, _("Failed to create a scratch state file: %m"));
                         goto fail;

@@ -344,6 +344,11 @@ static int decode_entries(struct reader *r, struct net_raft_message *out) {
                 e->data = get_bytes(r, get32(r));
                 if (!r->ok || e->type < RAFT_ENTRY_NORMAL || e->type > RAFT_ENTRY_CONFIG)
                         return -EBADMSG;
+                /* The core places entries by position after prev_index and
+                 * trusts Raft's log invariants: refuse what breaks them. */
+                if (e->index != a->prev_index + 1 + i || e->index == 0 || e->term == 0 ||
+                    e->term > out->msg.term || (i > 0 && e->term < out->entries[i - 1].term))
+                        return -EBADMSG;
         }
         return 0;
 }

@@ -21,6 +21,11 @@
 #define HELLO_PAYLOAD_MAX 128u
 #define READ_CHUNK (64u * 1024u)
 #define ADDR_STR_MAX (INET6_ADDRSTRLEN + 8)
+/* Inbound connections still in their handshake, at most: a stranger cannot
+ * pin more memory and timers than this. */
+#define HANDSHAKES_MAX 64u
+/* A receive buffer grown by a large frame is given back once empty. */
+#define RBUF_KEEP (1024u * 1024u)
 
 struct net_conn;
 
@@ -34,6 +39,8 @@ struct net_peer {
          * next flush; pending_cost counts them as they will be sealed. */
         struct net_buf pending;
         size_t pending_cost;
+        unsigned pending_frames;
+        struct net_peer_stats stats;
         struct net_conn *conn; /* the dialing or established connection */
         bool connected;        /* conn finished the handshake */
         ev_timer reconnect;
@@ -50,6 +57,7 @@ struct net_conn {
         bool connecting; /* non-blocking connect() in progress */
         bool in_dispatch;
         bool doomed; /* closed during dispatch, freed when it returns */
+        bool counted_handshake; /* inbound, counted in inbound_handshakes */
         ev_io io_read, io_write;
         ev_timer handshake_timer;
         struct net_handshake hs;
@@ -73,6 +81,7 @@ struct net_transport {
         size_t n_peers;
         struct net_conn *conns;
         struct net_buf plain; /* opened payload of the frame being dispatched */
+        unsigned inbound_handshakes;
         struct ratelimit drop_log;
 };
 
@@ -84,6 +93,7 @@ void net_options_default(struct net_options *o, uint64_t self_id) {
                 .backoff_min_ms = 100,
                 .backoff_max_ms = 5000,
                 .handshake_timeout_ms = 5000,
+                .user_timeout_ms = 10000,
                 .log_burst = 10,
                 .log_interval_ms = 10000,
         };
@@ -159,6 +169,10 @@ static void conn_close(struct net_conn *c) {
 
         if (c->fd < 0)
                 return; /* already closed during this dispatch */
+        if (c->counted_handshake) {
+                t->inbound_handshakes--;
+                c->counted_handshake = false;
+        }
         ev_io_stop(t->loop, &c->io_read);
         ev_io_stop(t->loop, &c->io_write);
         ev_timer_stop(t->loop, &c->handshake_timer);
@@ -215,6 +229,10 @@ static void conn_write(struct net_conn *c) {
                         return;
                 }
                 net_buf_consume(&c->wbuf, (size_t) k);
+                if (c->peer && c->peer->conn == c) {
+                        c->peer->stats.writes++;
+                        c->peer->stats.bytes_sent += (uint64_t) k;
+                }
         }
         if (c->wbuf.len > 0)
                 ev_io_start(t->loop, &c->io_write);
@@ -227,6 +245,10 @@ static void conn_established(struct net_conn *c) {
         struct net_peer *p = c->peer;
 
         ev_timer_stop(t->loop, &c->handshake_timer);
+        if (c->counted_handshake) {
+                t->inbound_handshakes--;
+                c->counted_handshake = false;
+        }
         if (p->conn && p->conn != c)
                 conn_close(p->conn); /* superseded: the peer restarted */
         p->conn = c;
@@ -255,8 +277,10 @@ static void conn_flush(struct net_conn *c) {
                 }
                 off += frame;
         }
+        p->stats.frames_sent += p->pending_frames;
         p->pending.len = 0;
         p->pending_cost = 0;
+        p->pending_frames = 0;
         if (!ev_is_active(&c->io_write))
                 conn_write(c);
 }
@@ -320,6 +344,7 @@ static int conn_dispatch(struct net_conn *c, uint8_t type, const uint8_t *payloa
                         net_raft_message_done(&m);
                         return -EBADMSG;
                 }
+                p->stats.frames_received++;
                 if (t->o.cb.raft)
                         t->o.cb.raft(t->o.cb.userdata, &m.msg);
                 net_raft_message_done(&m);
@@ -331,6 +356,7 @@ static int conn_dispatch(struct net_conn *c, uint8_t type, const uint8_t *payloa
                 r = net_decode_forward(t->plain.data, plain_len, &f);
                 if (r < 0)
                         return r;
+                p->stats.frames_received++;
                 if (t->o.cb.forward)
                         t->o.cb.forward(t->o.cb.userdata, p->id, type, f.request_id, f.payload, f.len);
                 return 0;
@@ -346,6 +372,8 @@ static const char *drop_reason(int r, bool authenticated) {
                 return _("unsupported wire version");
         case -EACCES:
                 return authenticated ? _("frame failed authentication") : _("handshake failed authentication");
+        case -ENOTCONN:
+                return _("frame sent before authentication");
         case -EPROTO:
                 return _("unexpected or unknown peer id");
         case -ENOMEM:
@@ -370,7 +398,7 @@ static bool conn_process(struct net_conn *c) {
                                                           : HELLO_PAYLOAD_MAX,
                                            &type, &len);
                 if (r >= 0 && !established && type != NET_FRAME_HELLO)
-                        r = -EACCES;
+                        r = -ENOTCONN;
                 if (r < 0) {
                         conn_drop(c, drop_reason(r, established));
                         return false;
@@ -390,6 +418,10 @@ static bool conn_process(struct net_conn *c) {
                 off += NET_FRAME_HEADER_SIZE + len;
         }
         net_buf_consume(&c->rbuf, off);
+        if (c->rbuf.len == 0 && c->rbuf.cap > RBUF_KEEP)
+                net_buf_done(&c->rbuf);
+        if (c->t->plain.cap > RBUF_KEEP)
+                net_buf_done(&c->t->plain);
         return true;
 }
 
@@ -481,12 +513,18 @@ static struct net_conn *conn_new(struct net_transport *t, int fd, bool dialer, c
         return c;
 }
 
-static void set_nodelay(int fd) {
+static void set_socket_options(const struct net_transport *t, int fd) {
+        unsigned timeout = t->o.user_timeout_ms;
         int one = 1;
 
         /* Raft messages are latency-bound and already batched per loop
          * iteration: Nagle would only add delay. */
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* A peer that vanished without a reset (power loss, partition) would
+         * otherwise hold its connection for the kernel's ~15 minutes of
+         * retransmissions; unacknowledged data past the timeout ends it. */
+        if (timeout > 0)
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
 }
 
 static void peer_connect(struct net_peer *p) {
@@ -499,7 +537,7 @@ static void peer_connect(struct net_peer *p) {
                 peer_schedule_reconnect(p);
                 return;
         }
-        set_nodelay(fd);
+        set_socket_options(t, fd);
         c = conn_new(t, fd, true, (const struct sockaddr *) &p->addr);
         if (!c) {
                 (void) close(fd);
@@ -563,12 +601,22 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
                                                _("Failed to accept a peer connection: %m"));
                         return;
                 }
-                set_nodelay(fd);
+                if (t->inbound_handshakes >= HANDSHAKES_MAX) {
+                        struct net_conn stranger = { .t = t };
+
+                        format_addr((const struct sockaddr *) &sa, stranger.addr_str);
+                        log_drop(t, &stranger, _("too many connections in their handshake"));
+                        (void) close(fd);
+                        continue;
+                }
+                set_socket_options(t, fd);
                 c = conn_new(t, fd, false, (const struct sockaddr *) &sa);
                 if (!c) {
                         (void) close(fd);
                         continue;
                 }
+                c->counted_handshake = true;
+                t->inbound_handshakes++;
                 net_handshake_init(&c->hs, &t->o.key, false, t->o.self_id, 0);
                 if (net_handshake_write_hello(&c->hs, &c->wbuf) < 0) {
                         conn_close(c);
@@ -627,8 +675,8 @@ int net_transport_new(struct ev_loop *loop, const struct net_options *o, struct 
         struct net_transport *t;
         int r;
 
-        if (!loop || !o || !ret || o->self_id == 0 || o->queue_limit == 0 || o->backoff_min_ms < 2 ||
-            o->backoff_max_ms < o->backoff_min_ms)
+        if (!loop || !o || !ret || o->self_id == 0 || o->queue_limit == 0 || o->handshake_timeout_ms == 0 ||
+            o->backoff_min_ms < 2 || o->backoff_max_ms < o->backoff_min_ms)
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
@@ -782,9 +830,11 @@ static int peer_commit_frame(struct net_peer *p, size_t before) {
 
         if (peer_queued(p) + cost > p->t->o.queue_limit) {
                 p->pending.len = before;
+                p->stats.refused++;
                 return -ENOBUFS;
         }
         p->pending_cost += cost;
+        p->pending_frames++;
         return 0;
 }
 
@@ -796,8 +846,10 @@ int net_transport_send_raft(struct net_transport *t, const struct raft_message *
         if (!p)
                 return -ENOENT;
         if (peer_queued(p) + NET_FRAME_HEADER_SIZE + net_raft_encoded_size(m) + NET_SEAL_OVERHEAD >
-            t->o.queue_limit)
+            t->o.queue_limit) {
+                p->stats.refused++;
                 return -ENOBUFS;
+        }
         before = p->pending.len;
         r = net_encode_raft(&p->pending, m);
         if (r < 0)
@@ -814,8 +866,10 @@ int net_transport_send_forward(struct net_transport *t, uint64_t peer, uint8_t t
         if (!p)
                 return -ENOENT;
         if (len > t->o.queue_limit || peer_queued(p) + NET_FRAME_HEADER_SIZE + 8 + len + NET_SEAL_OVERHEAD >
-                                              t->o.queue_limit)
+                                              t->o.queue_limit) {
+                p->stats.refused++;
                 return -ENOBUFS;
+        }
         before = p->pending.len;
         r = net_encode_forward(&p->pending, type, request_id, payload, len);
         if (r < 0)
@@ -842,4 +896,13 @@ size_t net_transport_peer_queued(const struct net_transport *t, uint64_t id) {
         const struct net_peer *p = peer_find(t, id);
 
         return p ? peer_queued(p) : 0;
+}
+
+int net_transport_peer_stats(const struct net_transport *t, uint64_t id, struct net_peer_stats *ret) {
+        const struct net_peer *p = peer_find(t, id);
+
+        if (!p)
+                return -ENOENT;
+        *ret = p->stats;
+        return 0;
 }

@@ -72,6 +72,7 @@ struct net_options {
         uint32_t backoff_min_ms;       /* first reconnect delay */
         uint32_t backoff_max_ms;       /* cap of the doubling delay */
         uint32_t handshake_timeout_ms; /* connect + handshake */
+        uint32_t user_timeout_ms;      /* TCP_USER_TIMEOUT; 0: the kernel's */
         uint32_t log_burst;            /* drop lines per log_interval_ms */
         uint32_t log_interval_ms;
 };
@@ -100,3 +101,13 @@ void net_transport_flush(struct net_transport *t);
 bool net_transport_peer_connected(const struct net_transport *t, uint64_t id);
 /* Bytes queued for peer and counted against queue_limit. */
 size_t net_transport_peer_queued(const struct net_transport *t, uint64_t id);
+
+/* Counters since the peer was added, for status reports and benchmarks. */
+struct net_peer_stats {
+        uint64_t frames_sent;     /* handed to a connection, sealed */
+        uint64_t bytes_sent;      /* written to sockets, all frames */
+        uint64_t writes;          /* send() calls that wrote something */
+        uint64_t frames_received; /* RAFT and FORWARD frames delivered */
+        uint64_t refused;         /* sends refused with -ENOBUFS */
+};
+int net_transport_peer_stats(const struct net_transport *t, uint64_t id, struct net_peer_stats *ret);

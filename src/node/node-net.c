@@ -128,3 +128,26 @@ int node_net_open(struct raftd_node *n) {
 void node_net_close(struct raftd_node *n) {
         n->net = net_transport_free(n->net);
 }
+
+/* A peer learnt from the replicated address book; known ones are kept. */
+int node_net_add_peer(struct raftd_node *n, raft_id id, const char *address) {
+        char host[64];
+        uint16_t port;
+        int r;
+
+        if (!n->net || id == n->cfg.id)
+                return 0;
+        r = node_parse_address(address, host, sizeof(host), &port);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_WARNING, r,
+                                      _("Ignoring the address \"%s\" of member %" PRIu64 ": not a numeric host:port."),
+                                      address, id);
+        r = net_transport_add_peer(n->net, id, host, port);
+        if (r == -EEXIST)
+                return 0;
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_WARNING, r, _("Failed to add member %" PRIu64 " at %s: %m"), id,
+                                      address);
+        log_sink(&n->log, LOG_INFO, _("Member %" PRIu64 " is at %s."), id, address);
+        return 0;
+}

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Client requests: any node serves any request.
  *
- * Writes carry this node's client session and a sequence number.  The
- * leader stamps its time into the command and proposes it; a follower
- * forwards the command to the leader.  A request completes when this
- * node's own state machine applies an entry with its (session, seq), so
- * the answer never depends on the leader that took it.  Until then it is
- * retried under the same (session, seq), to whoever leads by then: the
- * state machine applies it at most once and hands a replayed request the
- * cached response (Raft dissertation §6.3).
+ * Writes carry a client session and a sequence number.  The leader stamps
+ * its time into the command and proposes it; a follower forwards the
+ * command to the leader.  A write completes when this node's own state
+ * machine applies an entry with its (session, seq), so the answer never
+ * depends on the leader that took it.  Until then it is retried under the
+ * same (session, seq), to whoever leads by then: the state machine applies
+ * it at most once and hands a replayed request the cached response (Raft
+ * dissertation §6.3).
  *
- * Linearizable reads take a ReadIndex from the leader (locally when this
- * node leads) and are served here once the state machine reached it. */
+ * Reads take a ReadIndex from the leader (locally when this node leads)
+ * and are served here once the state machine reached it. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,52 +23,50 @@
 #define RETRY_MS 50
 #define FORWARD_RESPONSE_SIZE (1 + 4 + 8 + 8)
 
-enum request_kind {
-        REQUEST_WRITE = 1,
-        REQUEST_SESSION,     /* registering this node's session */
-        REQUEST_READ,        /* linearizable or local get */
-        REQUEST_REMOTE_READ, /* leader side: a ReadIndex for a follower */
-};
-
 struct node_request {
         struct node_request *prev, *next;
-        enum request_kind kind;
+        enum node_request_kind kind;
         uint64_t id;
+        struct node_session *session; /* writes and registrations */
         uint64_t seq;
-        enum kv_command_type cmd_type;
         uint8_t *cmd;
         size_t cmd_len;
         uint64_t deadline;
         uint64_t next_try;
-        bool sent; /* may have reached a leader: a timeout means "unknown" */
-        bool local; /* RAFTD_GET_LOCAL */
+        bool sent;  /* may have reached a leader: a timeout means "unknown" */
+        bool local; /* read without ReadIndex */
         bool read_ready;
         raft_index read_index;
-        raft_index wait_index; /* session: the entry that registers it */
+        raft_index wait_index; /* registration: the entry that does it */
         raft_term wait_term;
-        raft_id origin;        /* remote read: the follower and its id */
+        raft_id origin; /* remote read: the follower and its id */
         uint64_t origin_id;
-        uint8_t *key;
-        size_t key_len;
-        union {
-                raftd_write_cb write;
-                raftd_get_cb get;
-                raftd_cas_cb cas;
-        } cb;
-        void *userdata;
+        uint8_t change_op; /* change: what, on whom; transfer: target */
+        raft_id target;
+        raft_id old_leader;
+        node_write_done done;
+        node_read_serve serve;
+        void *ctx;
 };
 
-static void request_link(struct raftd_node *n, struct node_request *r) {
+static struct node_request *request_new(struct raftd_node *n, enum node_request_kind kind) {
+        struct node_request *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        r->kind = kind;
+        r->id = ++n->next_request_id;
+        r->deadline = node_now_ms(n) + n->cfg.request_timeout_ms;
         r->prev = n->requests_tail;
-        r->next = NULL;
         if (n->requests_tail)
                 n->requests_tail->next = r;
         else
                 n->requests = r;
         n->requests_tail = r;
+        return r;
 }
 
-static void request_unlink_free(struct raftd_node *n, struct node_request *r) {
+static void request_free(struct raftd_node *n, struct node_request *r) {
         if (r->prev)
                 r->prev->next = r->next;
         else
@@ -78,20 +76,7 @@ static void request_unlink_free(struct raftd_node *n, struct node_request *r) {
         else
                 n->requests_tail = r->prev;
         free(r->cmd);
-        free(r->key);
         free(r);
-}
-
-static struct node_request *request_new(struct raftd_node *n, enum request_kind kind) {
-        struct node_request *r = calloc(1, sizeof(*r));
-
-        if (!r)
-                return NULL;
-        r->kind = kind;
-        r->id = ++n->next_request_id;
-        r->deadline = node_now_ms(n) + n->cfg.request_timeout_ms;
-        request_link(n, r);
-        return r;
 }
 
 static void kick(struct raftd_node *n) {
@@ -100,96 +85,84 @@ static void kick(struct raftd_node *n) {
                 ev_timer_start(n->loop, &n->kick);
 }
 
+/* Unlinks first: the completion may submit new requests. */
+static void finish_write(struct raftd_node *n, struct node_request *r, int error, const struct kv_result *res) {
+        node_write_done done = r->done;
+        void *ctx = r->ctx;
+
+        request_free(n, r);
+        if (done)
+                done(n, ctx, error, res);
+}
+
+static void finish_read(struct raftd_node *n, struct node_request *r, int error) {
+        node_read_serve serve = r->serve;
+        void *ctx = r->ctx;
+
+        request_free(n, r);
+        if (serve)
+                serve(n, ctx, error);
+}
+
 /* ---- completion ---- */
-
-static void complete_write(struct raftd_node *n, struct node_request *r, int error, const struct kv_result *res) {
-        switch (r->cmd_type) {
-        case KV_CMD_COMPARE_AND_SWAP:
-                if (r->cb.cas)
-                        r->cb.cas(r->userdata, error,
-                                  error == 0 && res && res->status == KV_STATUS_OK,
-                                  res ? res->revision : 0);
-                break;
-        default:
-                if (r->cb.write)
-                        r->cb.write(r->userdata, error, res ? res->revision : 0);
-                break;
-        }
-        request_unlink_free(n, r);
-}
-
-static int result_error(const struct kv_result *res) {
-        switch (res->status) {
-        case KV_STATUS_OK:
-        case KV_STATUS_COMPARE_FAILED:
-                return 0;
-        case KV_STATUS_NO_SUCH_KEY:
-                return RAFTD_E_NO_SUCH_KEY;
-        case KV_STATUS_KEY_TOO_LONG:
-        case KV_STATUS_VALUE_TOO_LARGE:
-                return RAFTD_E_TOO_LARGE;
-        default:
-                return res->error < 0 ? res->error : -EIO;
-        }
-}
-
-static void session_lost(struct raftd_node *n) {
-        bool registering = false;
-
-        log_sink(&n->log, LOG_WARNING, _("Client session %" PRIu64 " expired, registering a new one."), n->session);
-        n->session = 0;
-        for (struct node_request *r = n->requests; r; r = r->next) {
-                if (r->kind == REQUEST_SESSION)
-                        registering = true;
-                if (r->kind == REQUEST_WRITE) {
-                        r->seq = 0;
-                        r->next_try = 0;
-                }
-        }
-        if (!registering)
-                (void) node_session_open(n);
-}
 
 void node_requests_applied(struct raftd_node *n, raft_index index, raft_term term, const struct kv_command *c,
                            const struct kv_result *res) {
-        for (struct node_request *r = n->requests, *next; r; r = next) {
-                next = r->next;
-                if (r->kind == REQUEST_WRITE && c->session != 0 && c->session == n->session && c->seq == r->seq) {
+        for (struct node_request *r = n->requests; r; r = r->next) {
+                if (r->kind == REQUEST_WRITE && c->session != 0 && r->session->id == c->session && c->seq == r->seq) {
                         if (res->status == KV_STATUS_NO_SUCH_SESSION) {
-                                /* The session expired (this node was cut off for
-                                 * longer than its TTL): nothing of it applied.
-                                 * Register anew and resubmit under the new one. */
-                                session_lost(n);
+                                /* Expired while this node was cut off: nothing of
+                                 * it applied.  The session decides what next. */
+                                node_session_lost(n, r->session);
                                 return;
                         }
-                        complete_write(n, r, result_error(res), res);
+                        finish_write(n, r, 0, res);
                         return;
                 }
-                if (r->kind == REQUEST_SESSION && index == r->wait_index) {
+                if (r->kind == REQUEST_REGISTER && index == r->wait_index) {
                         if (term == r->wait_term && c->type == KV_CMD_SESSION_REGISTER && res->status == KV_STATUS_OK) {
-                                n->session = res->id;
-                                log_sink(&n->log, LOG_INFO, _("Client session %" PRIu64 " registered."), n->session);
-                                request_unlink_free(n, r);
-                                node_requests_retry(n); /* writes waiting for it */
+                                struct node_session *s = r->session;
+
+                                request_free(n, r);
+                                node_session_registered(n, s, res->id);
                         } else
-                                r->next_try = 0; /* lost to another leader: try again */
+                                r->next_try = 0; /* lost to another leader: again */
                         return;
                 }
         }
 }
 
-static void serve_read(struct raftd_node *n, struct node_request *r) {
-        struct kv_value v = { 0 };
-        int k = kv_get(n->kv, r->key, r->key_len, &v);
+static void finish_change(struct raftd_node *n, struct node_request *r, int error, raft_index index) {
+        struct kv_result res = { .revision = index };
 
-        if (r->cb.get) {
-                if (k < 0)
-                        r->cb.get(r->userdata, k == -ENOENT ? RAFTD_E_NO_SUCH_KEY : k, NULL, 0, 0);
-                else
-                        r->cb.get(r->userdata, 0, v.data, v.len, v.mod_revision);
+        finish_write(n, r, error, error < 0 ? NULL : &res);
+}
+
+void node_requests_entry_applied(struct raftd_node *n, raft_index index, raft_term term) {
+        for (struct node_request *r = n->requests; r; r = r->next)
+                if (r->kind == REQUEST_CHANGE && r->wait_index == index) {
+                        if (r->wait_term == term)
+                                finish_change(n, r, 0, index);
+                        else
+                                r->next_try = 0; /* lost to another leader: again */
+                        return;
+                }
+}
+
+/* The answer to a forwarded proposal may arrive after this node applied
+ * the entry: then look at the term it was applied with. */
+static bool already_applied(struct raftd_node *n, struct node_request *r) {
+        const struct raft_entry *e;
+
+        if (r->wait_index == 0 || r->wait_index > kv_applied_index(n->kv))
+                return false;
+        e = raft_entry_at(n->raft, r->wait_index);
+        if (e && e->term == r->wait_term && r->kind == REQUEST_CHANGE) {
+                finish_change(n, r, 0, r->wait_index);
+                return true;
         }
-        kv_value_done(&v);
-        request_unlink_free(n, r);
+        r->next_try = 0;
+        return true;
 }
 
 void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
@@ -198,6 +171,23 @@ void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
                         kick(n);
                         return;
                 }
+}
+
+void node_requests_kick(struct raftd_node *n) {
+        raft_index applied = kv_applied_index(n->kv);
+        struct node_request *r = n->requests;
+
+        node_requests_retry(n);
+        r = n->requests;
+
+        /* Restart from the head after each completion: it may change the list. */
+        while (r) {
+                if (r->kind == REQUEST_READ && r->read_ready && r->read_index <= applied) {
+                        finish_read(n, r, 0);
+                        r = n->requests;
+                } else
+                        r = r->next;
+        }
 }
 
 static void send_forward_response(struct raftd_node *n, raft_id to, uint64_t id, uint8_t type, int error,
@@ -218,7 +208,7 @@ void node_requests_read_ready(struct raftd_node *n, uint64_t id, raft_index inde
                         continue;
                 if (r->kind == REQUEST_REMOTE_READ) {
                         send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, 0, index, 0);
-                        request_unlink_free(n, r);
+                        request_free(n, r);
                 } else {
                         r->read_ready = true;
                         r->read_index = index;
@@ -235,7 +225,7 @@ void node_requests_read_failed(struct raftd_node *n, uint64_t id) {
                 if (r->kind == REQUEST_REMOTE_READ) {
                         send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, RAFT_ENOTLEADER,
                                               0, 0);
-                        request_unlink_free(n, r);
+                        request_free(n, r);
                 } else
                         r->next_try = 0;
                 return;
@@ -278,16 +268,70 @@ static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uin
         if (!n->transport.forward)
                 return -ENOTCONN;
         return n->transport.forward(n->transport.userdata, to, r->id, false, buf,
-                                    type == NODE_FORWARD_PROPOSE ? 1 + r->cmd_len : 1);
+                                    type == NODE_FORWARD_READ_INDEX ? 1 : 1 + r->cmd_len);
 }
 
-static uint64_t lowest_unacked(struct raftd_node *n) {
-        uint64_t low = n->next_seq;
+static uint64_t lowest_unacked(struct raftd_node *n, struct node_session *s) {
+        uint64_t low = s->next_seq;
 
         for (struct node_request *r = n->requests; r; r = r->next)
-                if (r->kind == REQUEST_WRITE && r->seq < low)
+                if (r->kind == REQUEST_WRITE && r->session == s && r->seq != 0 && r->seq < low)
                         low = r->seq;
         return low;
+}
+
+/* Session and seq are fixed at the first submission under a registered
+ * session; retries resend the very same command. */
+static int bind_session(struct raftd_node *n, struct node_request *r) {
+        _cleanup_free_ uint8_t *enc = NULL;
+        struct kv_command c;
+        size_t enc_len;
+        int k;
+
+        r->seq = r->session->next_seq++;
+        k = kv_command_decode(r->cmd, r->cmd_len, &c);
+        if (k < 0)
+                return k;
+        c.session = r->session->id;
+        c.seq = r->seq;
+        c.lowest_unacked = lowest_unacked(n, r->session);
+        k = kv_command_encode(&c, &enc, &enc_len);
+        if (k < 0)
+                return k;
+        free(r->cmd);
+        r->cmd = TAKE_PTR(enc);
+        r->cmd_len = enc_len;
+        return 0;
+}
+
+static int step_change(struct raftd_node *n, uint8_t op, raft_id id, raft_index *index, raft_term *term) {
+        struct raft_event ev = { .type = RAFT_EVENT_CHANGE };
+
+        ev.change.op = op;
+        ev.change.id = id;
+        return node_step_proposed(n, &ev, index, term);
+}
+
+static int step_transfer(struct raftd_node *n, raft_id target) {
+        struct raft_event ev = { .type = RAFT_EVENT_TRANSFER };
+
+        ev.transfer.target = target;
+        return node_step(n, &ev);
+}
+
+static int local_change(struct raftd_node *n, struct node_request *r) {
+        int k = step_change(n, r->change_op, r->target, &r->wait_index, &r->wait_term);
+
+        if (k == 0)
+                r->sent = true;
+        return k;
+}
+
+static int local_transfer(struct raftd_node *n, struct node_request *r) {
+        int k = step_transfer(n, r->target);
+
+        /* Already under way is as good as started. */
+        return k == RAFT_EBUSY ? 0 : k;
 }
 
 static void try_submit(struct raftd_node *n, struct node_request *r) {
@@ -303,147 +347,155 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
                 return;
         }
         if (r->kind == REQUEST_WRITE && r->seq == 0) {
-                /* Session and seq are fixed at the first submission under a
-                 * session; retries resend the very same command. */
-                struct kv_command c;
-                _cleanup_free_ uint8_t *enc = NULL;
-                size_t enc_len;
-
-                if (n->session == 0)
-                        return; /* waits for the session */
-                r->seq = n->next_seq++;
-                if (kv_command_decode(r->cmd, r->cmd_len, &c) == 0) {
-                        c.session = n->session;
-                        c.seq = r->seq;
-                        c.lowest_unacked = lowest_unacked(n);
-                        if (kv_command_encode(&c, &enc, &enc_len) == 0) {
-                                free(r->cmd);
-                                r->cmd = TAKE_PTR(enc);
-                                r->cmd_len = enc_len;
-                        }
+                if (r->session->id == 0)
+                        return; /* waits for its session */
+                k = bind_session(n, r);
+                if (k < 0) {
+                        finish_write(n, r, k, NULL);
+                        return;
                 }
         }
+        if (r->session)
+                r->session->last_used = now;
         if (leader == 0)
                 return;
+        if (r->kind == REQUEST_TRANSFER && r->old_leader == 0)
+                r->old_leader = leader;
+        if (r->kind == REQUEST_TRANSFER && leader != r->old_leader) {
+                finish_change(n, r, 0, 0);
+                return;
+        }
+        if (leader == raft_id_self(n->raft) && (r->kind == REQUEST_CHANGE || r->kind == REQUEST_TRANSFER)) {
+                k = r->kind == REQUEST_CHANGE ? local_change(n, r) : local_transfer(n, r);
+                if (k == RAFT_EAGAIN || k == RAFT_EBUSY)
+                        r->next_try = now + 2 * RETRY_MS; /* learner catching up, or one change at a time */
+                else if (k < 0)
+                        finish_change(n, r, k, 0);
+                else
+                        r->next_try = now + 4 * (uint64_t) n->cfg.election_ms;
+                return;
+        }
         if (leader == raft_id_self(n->raft)) {
                 if (r->kind == REQUEST_READ) {
                         struct raft_event ev = { .type = RAFT_EVENT_READ };
 
                         ev.read.id = r->id;
                         k = node_step(n, &ev);
-                } else
+                } else {
                         k = propose_stamped(n, r->cmd, r->cmd_len, &r->wait_index, &r->wait_term);
-                if (k == 0 && r->kind != REQUEST_READ)
-                        r->sent = true;
+                        if (k == 0)
+                                r->sent = true;
+                }
                 /* A proposal lost to a leader change shows only as silence;
                  * the retry under the same seq is harmless. */
-                r->next_try = now + 4 * (uint64_t) n->cfg.election_ms;
-                if (k < 0)
-                        r->next_try = now + RETRY_MS;
+                r->next_try = now + (k == 0 ? 4 * (uint64_t) n->cfg.election_ms : RETRY_MS);
                 return;
         }
-        k = forward(n, leader, r, r->kind == REQUEST_READ ? NODE_FORWARD_READ_INDEX : NODE_FORWARD_PROPOSE);
+        k = forward(n, leader, r,
+                    r->kind == REQUEST_READ       ? NODE_FORWARD_READ_INDEX
+                    : r->kind == REQUEST_CHANGE   ? NODE_FORWARD_CHANGE
+                    : r->kind == REQUEST_TRANSFER ? NODE_FORWARD_TRANSFER
+                                                  : NODE_FORWARD_PROPOSE);
         if (k == 0) {
-                r->sent = r->kind != REQUEST_READ;
+                r->sent = r->sent || r->kind != REQUEST_READ;
                 r->next_try = now + 4 * (uint64_t) n->cfg.election_ms;
         }
 }
 
 void node_requests_retry(struct raftd_node *n) {
         uint64_t now = node_now_ms(n);
+        struct node_request *r = n->requests;
 
-        for (struct node_request *r = n->requests, *next; r; r = next) {
-                next = r->next;
-                if (r->kind == REQUEST_REMOTE_READ)
+        while (r) {
+                struct node_request *next = r->next;
+
+                if (r->kind == REQUEST_REMOTE_READ) {
+                        r = next;
                         continue;
+                }
                 if (now >= r->deadline) {
-                        int error = r->sent ? RAFTD_E_OUTCOME_UNKNOWN : RAFTD_E_UNAVAILABLE;
-
-                        if (r->kind == REQUEST_READ) {
-                                if (r->cb.get)
-                                        r->cb.get(r->userdata, RAFTD_E_UNAVAILABLE, NULL, 0, 0);
-                                request_unlink_free(n, r);
-                        } else if (r->kind == REQUEST_SESSION) {
+                        if (r->kind == REQUEST_READ)
+                                finish_read(n, r, RAFTD_E_UNAVAILABLE);
+                        else if (r->kind == REQUEST_REGISTER) {
                                 /* Keep trying: nothing works without it. */
                                 r->deadline = now + n->cfg.request_timeout_ms;
                                 r->next_try = 0;
-                        } else
-                                complete_write(n, r, error, NULL);
+                        } else if (r->kind == REQUEST_TRANSFER)
+                                finish_write(n, r, RAFTD_E_UNAVAILABLE, NULL);
+                        else
+                                finish_write(n, r, r->sent ? RAFTD_E_OUTCOME_UNKNOWN : RAFTD_E_UNAVAILABLE, NULL);
+                        /* A completion may have changed the list. */
+                        r = n->requests;
                         continue;
                 }
                 if (!r->read_ready && now >= r->next_try)
                         try_submit(n, r);
+                r = next;
         }
 }
 
 void node_requests_role_changed(struct raftd_node *n) {
-        /* Whatever went to the old leader goes to the new one now. */
+        /* Whatever went to the old leader goes to the new one now; a
+         * transfer is done once someone else leads. */
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind != REQUEST_REMOTE_READ && !r->read_ready)
                         r->next_try = 0;
+        if (!ev_is_active(&n->kick))
+                ev_timer_start(n->loop, &n->kick);
+}
+
+void node_requests_fail_session(struct raftd_node *n, struct node_session *s, int error) {
+        struct node_request *r = n->requests;
+
+        while (r) {
+                if (r->session == s) {
+                        if (r->kind == REQUEST_WRITE)
+                                finish_write(n, r, error, NULL);
+                        else
+                                request_free(n, r);
+                        r = n->requests;
+                } else
+                        r = r->next;
+        }
 }
 
 void node_requests_cancel_all(struct raftd_node *n) {
         while (n->requests) {
                 struct node_request *r = n->requests;
 
-                if (r->kind == REQUEST_READ && r->cb.get)
-                        r->cb.get(r->userdata, -ECANCELED, NULL, 0, 0);
-                else if (r->kind == REQUEST_WRITE) {
-                        complete_write(n, r, -ECANCELED, NULL);
-                        continue;
-                }
-                request_unlink_free(n, r);
+                if (r->kind == REQUEST_READ)
+                        finish_read(n, r, -ECANCELED);
+                else if (r->kind == REQUEST_WRITE)
+                        finish_write(n, r, -ECANCELED, NULL);
+                else
+                        request_free(n, r);
         }
 }
 
-/* Completes reads whose index the state machine reached. */
-void node_requests_kick(struct raftd_node *n) {
-        raft_index applied = kv_applied_index(n->kv);
-
-        for (struct node_request *r = n->requests, *next; r; r = next) {
-                next = r->next;
-                if (r->kind == REQUEST_READ && r->read_ready && r->read_index <= applied)
-                        serve_read(n, r);
-        }
-}
-
-int node_session_open(struct raftd_node *n) {
+int node_submit_register(struct raftd_node *n, struct node_session *s) {
         struct kv_command c = { .type = KV_CMD_SESSION_REGISTER, .ttl_ms = n->cfg.session_ttl_ms };
-        struct node_request *r = request_new(n, REQUEST_SESSION);
+        struct node_request *r;
         int k;
 
+        for (r = n->requests; r; r = r->next)
+                if (r->kind == REQUEST_REGISTER && r->session == s)
+                        return 0; /* already under way */
+        r = request_new(n, REQUEST_REGISTER);
         if (!r)
                 return -ENOMEM;
         k = kv_command_encode(&c, &r->cmd, &r->cmd_len);
         if (k < 0) {
-                request_unlink_free(n, r);
+                request_free(n, r);
                 return k;
         }
-        r->cmd_type = c.type;
+        r->session = s;
         r->next_try = 0;
+        kick(n);
         return 0;
 }
 
-/* ---- the API ---- */
-
-static int submit_write(struct raftd_node *n, const struct kv_command *c, void (*cb)(void), void *userdata);
-
-void node_session_keepalive(struct raftd_node *n) {
-        struct kv_command c = { .type = KV_CMD_SESSION_KEEPALIVE };
-
-        for (struct node_request *r = n->requests; r; r = r->next)
-                if (r->kind == REQUEST_WRITE || r->kind == REQUEST_SESSION)
-                        return; /* any session request keeps it alive */
-        if (n->session != 0) {
-                int k = submit_write(n, &c, NULL, NULL);
-
-                if (k < 0)
-                        log_sink_errno(&n->log, LOG_WARNING, k, _("Failed to queue a session keep-alive, ignoring: %m"));
-        }
-}
-
-static int submit_write(struct raftd_node *n, const struct kv_command *c, void (*cb)(void), void *userdata) {
+int node_submit_write(struct raftd_node *n, struct node_session *s, const struct kv_command *c, node_write_done done,
+                      void *ctx) {
         struct kv_command placeholder = *c;
         struct node_request *r;
         int k;
@@ -453,98 +505,81 @@ static int submit_write(struct raftd_node *n, const struct kv_command *c, void (
         r = request_new(n, REQUEST_WRITE);
         if (!r)
                 return -ENOMEM;
-        /* Session and seq are filled in at the first submission (see
-         * try_submit()); until then a placeholder keeps session-only
-         * commands encodable. */
+        /* Session and seq are filled in when the session is registered (see
+         * bind_session()); a placeholder keeps session-only commands
+         * encodable until then. */
         placeholder.session = UINT64_MAX;
         k = kv_command_encode(&placeholder, &r->cmd, &r->cmd_len);
         if (k < 0) {
-                request_unlink_free(n, r);
+                request_free(n, r);
                 return k;
         }
-        r->cmd_type = c->type;
-        if (c->type == KV_CMD_COMPARE_AND_SWAP)
-                r->cb.cas = (raftd_cas_cb) cb;
-        else
-                r->cb.write = (raftd_write_cb) cb;
-        r->userdata = userdata;
+        r->session = s;
+        r->done = done;
+        r->ctx = ctx;
         try_submit(n, r);
         return 0;
 }
 
-static int check_key(const struct raftd_node *n, const void *key, size_t key_len) {
-        if (!key || key_len == 0)
-                return -EINVAL;
-        if (key_len > n->cfg.max_key_len)
-                return RAFTD_E_TOO_LARGE;
+int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_done done, void *ctx) {
+        struct node_request *r;
+
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        r = request_new(n, REQUEST_CHANGE);
+        if (!r)
+                return -ENOMEM;
+        r->cmd = malloc(1 + 8);
+        if (!r->cmd) {
+                request_free(n, r);
+                return -ENOMEM;
+        }
+        r->cmd[0] = op;
+        wire_put64(r->cmd + 1, id);
+        r->cmd_len = 9;
+        r->change_op = op;
+        r->target = id;
+        r->done = done;
+        r->ctx = ctx;
+        /* Promotion waits for the learner to catch up: allow for that. */
+        r->deadline = node_now_ms(n) + 4 * (uint64_t) n->cfg.request_timeout_ms;
+        try_submit(n, r);
         return 0;
 }
 
-int raftd_put(struct raftd_node *n, const void *key, size_t key_len, const void *value, size_t value_len,
-              raftd_write_cb cb, void *userdata) {
-        struct kv_command c = { .type = KV_CMD_PUT };
-        int k = check_key(n, key, key_len);
-
-        if (k < 0)
-                return k;
-        if (value_len > n->cfg.max_value_size)
-                return RAFTD_E_TOO_LARGE;
-        c.key = (struct kv_blob) { key, key_len };
-        c.value = (struct kv_blob) { value, value_len };
-        return submit_write(n, &c, (void (*)(void)) cb, userdata);
-}
-
-int raftd_delete(struct raftd_node *n, const void *key, size_t key_len, raftd_write_cb cb, void *userdata) {
-        struct kv_command c = { .type = KV_CMD_DELETE };
-        int k = check_key(n, key, key_len);
-
-        if (k < 0)
-                return k;
-        c.key = (struct kv_blob) { key, key_len };
-        return submit_write(n, &c, (void (*)(void)) cb, userdata);
-}
-
-int raftd_cas(struct raftd_node *n, const void *key, size_t key_len, const void *expected, size_t expected_len,
-              const void *new_value, size_t new_len, raftd_cas_cb cb, void *userdata) {
-        struct kv_command c = { .type = KV_CMD_COMPARE_AND_SWAP };
-        int k = check_key(n, key, key_len);
-
-        if (k < 0)
-                return k;
-        if ((new_value && new_len > n->cfg.max_value_size) || (expected && expected_len > n->cfg.max_value_size))
-                return RAFTD_E_TOO_LARGE;
-        c.key = (struct kv_blob) { key, key_len };
-        c.expected_present = expected != NULL;
-        if (expected)
-                c.expected = (struct kv_blob) { expected, expected_len };
-        c.new_present = new_value != NULL;
-        if (new_value)
-                c.value = (struct kv_blob) { new_value, new_len };
-        return submit_write(n, &c, (void (*)(void)) cb, userdata);
-}
-
-int raftd_get(struct raftd_node *n, const void *key, size_t key_len, uint64_t flags, raftd_get_cb cb,
-              void *userdata) {
+int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done done, void *ctx) {
         struct node_request *r;
-        int k = check_key(n, key, key_len);
 
-        if (k < 0)
-                return k;
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        r = request_new(n, REQUEST_TRANSFER);
+        if (!r)
+                return -ENOMEM;
+        r->cmd = malloc(8);
+        if (!r->cmd) {
+                request_free(n, r);
+                return -ENOMEM;
+        }
+        wire_put64(r->cmd, target);
+        r->cmd_len = 8;
+        r->target = target;
+        r->done = done;
+        r->ctx = ctx;
+        try_submit(n, r);
+        return 0;
+}
+
+int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, void *ctx) {
+        struct node_request *r;
+
         if (!n->started || n->failed)
                 return -ENOTCONN;
         r = request_new(n, REQUEST_READ);
         if (!r)
                 return -ENOMEM;
-        r->key = malloc(key_len);
-        if (!r->key) {
-                request_unlink_free(n, r);
-                return -ENOMEM;
-        }
-        memcpy(r->key, key, key_len);
-        r->key_len = key_len;
-        r->local = flags & RAFTD_GET_LOCAL;
-        r->cb.get = cb;
-        r->userdata = userdata;
+        r->local = local;
+        r->serve = serve;
+        r->ctx = ctx;
         try_submit(n, r);
         return 0;
 }
@@ -581,10 +616,22 @@ static void receive_forward_request(struct raftd_node *n, raft_id from, uint64_t
                 k = node_step(n, &ev);
                 if (k < 0) {
                         send_forward_response(n, from, id, NODE_FORWARD_READ_INDEX, k, 0, 0);
-                        request_unlink_free(n, r);
+                        request_free(n, r);
                 }
                 break;
         }
+        case NODE_FORWARD_CHANGE:
+                if (len != 1 + 1 + 8)
+                        return;
+                k = step_change(n, p[1], wire_get64(p + 2), &index, &term);
+                send_forward_response(n, from, id, NODE_FORWARD_CHANGE, k, index, term);
+                break;
+        case NODE_FORWARD_TRANSFER:
+                if (len != 1 + 8)
+                        return;
+                k = step_transfer(n, wire_get64(p + 1));
+                send_forward_response(n, from, id, NODE_FORWARD_TRANSFER, k == RAFT_EBUSY ? 0 : k, 0, 0);
+                break;
         default:
                 log_sink(&n->log, LOG_WARNING, _("Peer %" PRIu64 " forwarded an unknown request type %u, ignoring."),
                          from, p[0]);
@@ -593,29 +640,39 @@ static void receive_forward_request(struct raftd_node *n, raft_id from, uint64_t
 
 static void receive_forward_response(struct raftd_node *n, uint64_t id, const uint8_t *p, size_t len) {
         int error;
-        raft_index index;
-        raft_term term;
 
         if (len != FORWARD_RESPONSE_SIZE)
                 return;
         error = (int) wire_get32(p + 1);
-        index = wire_get64(p + 5);
-        term = wire_get64(p + 13);
         for (struct node_request *r = n->requests; r; r = r->next) {
                 if (r->id != id)
                         continue;
                 if (error < 0) {
-                        /* Not (or no longer) the leader: retry soon. */
-                        r->next_try = node_now_ms(n) + RETRY_MS;
+                        bool final = r->kind == REQUEST_CHANGE && error != RAFT_ENOTLEADER && error != RAFT_EAGAIN &&
+                                     error != RAFT_EBUSY;
+
+                        /* Final refusals end the request; "not the leader" or
+                         * "not yet" are tried again soon. */
+                        if (final)
+                                finish_change(n, r, error, 0);
+                        else
+                                r->next_try = node_now_ms(n) + 2 * RETRY_MS;
+                        return;
+                }
+                if (p[0] == NODE_FORWARD_CHANGE && r->kind == REQUEST_CHANGE) {
+                        r->wait_index = wire_get64(p + 5);
+                        r->wait_term = wire_get64(p + 13);
+                        r->sent = true;
+                        (void) already_applied(n, r);
                         return;
                 }
                 if (p[0] == NODE_FORWARD_READ_INDEX && r->kind == REQUEST_READ) {
                         r->read_ready = true;
-                        r->read_index = index;
+                        r->read_index = wire_get64(p + 5);
                         node_requests_applied_to(n, kv_applied_index(n->kv));
                 } else if (p[0] == NODE_FORWARD_PROPOSE) {
-                        r->wait_index = index;
-                        r->wait_term = term;
+                        r->wait_index = wire_get64(p + 5);
+                        r->wait_term = wire_get64(p + 13);
                 }
                 return;
         }
@@ -627,4 +684,13 @@ void node_receive_forward(struct raftd_node *n, raft_id from, uint64_t request_i
                 receive_forward_response(n, request_id, payload, len);
         else
                 receive_forward_request(n, from, request_id, payload, len);
+}
+
+void node_requests_rebind_session(struct raftd_node *n, struct node_session *s) {
+        for (struct node_request *r = n->requests; r; r = r->next)
+                if (r->kind == REQUEST_WRITE && r->session == s) {
+                        r->seq = 0;
+                        r->sent = false;
+                        r->next_try = 0;
+                }
 }

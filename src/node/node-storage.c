@@ -65,6 +65,8 @@ static int open_kv(struct raftd_node *n) {
         struct kv_options o = {
                 .max_key_len = n->cfg.max_key_len,
                 .max_value_size = n->cfg.max_value_size,
+                .on_event = node_on_kv_event,
+                .userdata = n,
                 .log = n->log,
         };
         int r;

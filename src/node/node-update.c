@@ -110,6 +110,8 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
                 }
                 if (e->type != RAFT_ENTRY_NORMAL) {
                         r = kv_skip(n->kv, e->index);
+                        if (r >= 0)
+                                node_requests_entry_applied(n, e->index, e->term);
                         continue;
                 }
                 r = kv_apply(n->kv, e->index, e->data.base, e->data.len, &res);

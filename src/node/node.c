@@ -44,21 +44,17 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents) {
         struct raftd_node *n = w->data;
-        uint64_t now = node_now_ms(n);
 
         node_requests_retry(n);
-        /* Writes keep the session alive; when idle, a keep-alive does,
-         * three times per TTL so one lost round does not expire it. */
-        if (now >= n->next_keepalive) {
-                n->next_keepalive = now + n->cfg.session_ttl_ms / 3;
-                node_session_keepalive(n);
-        }
+        node_sessions_keepalive(n);
+        node_locks_tick(n);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents) {
         struct raftd_node *n = w->data;
 
         node_requests_kick(n);
+        node_locks_tick(n);
 }
 
 int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct raftd_node **ret) {
@@ -99,7 +95,6 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
         }
         n->cfg.data_dir = n->data_dir;
         n->log = (struct log_sink) { .write = log_forward, .userdata = n };
-        n->next_seq = 1;
         if (getrandom(&n->rng, sizeof(n->rng), 0) != sizeof(n->rng) || n->rng == 0)
                 n->rng = 0x9e3779b97f4a7c15ULL ^ c->id;
 
@@ -138,12 +133,13 @@ int raftd_node_start(struct raftd_node *n) {
         r = node_net_open(n);
         if (r < 0)
                 return r;
+        node_admin_learn_members(n);
         n->started = true;
         ev_prepare_start(n->loop, &n->flush);
         ev_timer_start(n->loop, &n->retry);
-        r = node_session_open(n);
-        if (r < 0)
-                return r;
+        /* The default session, for this node's writes. */
+        if (!node_session_new(n, NULL))
+                return -ENOMEM;
         /* The first event starts the core's clock and election timer. */
         (void) node_step(n, &ev);
         return 0;
@@ -153,7 +149,11 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
         if (!n)
                 return NULL;
         if (n->started) {
+                node_locks_free_all(n);
+                node_watches_free_all(n);
                 node_requests_cancel_all(n);
+                while (n->sessions)
+                        node_session_free(n, n->sessions);
                 ev_timer_stop(n->loop, &n->tick);
                 ev_timer_stop(n->loop, &n->retry);
                 ev_timer_stop(n->loop, &n->kick);
@@ -197,6 +197,3 @@ void raftd_on_status(struct raftd_node *n, void (*cb)(void *userdata, const stru
         n->status_userdata = userdata;
 }
 
-uint64_t raftd_node_session(const struct raftd_node *n) {
-        return n->session;
-}

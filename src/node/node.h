@@ -32,10 +32,28 @@ struct node_transport {
 enum node_forward_type {
         NODE_FORWARD_PROPOSE = 1, /* payload: encoded kv command */
         NODE_FORWARD_READ_INDEX,  /* payload: none */
+        NODE_FORWARD_CHANGE,      /* payload: u8 op, u64 id */
+        NODE_FORWARD_TRANSFER,    /* payload: u64 target */
 };
 
 struct node_request;
+struct node_session;
+struct node_lock;
+struct node_watch;
 struct net_transport;
+
+/* A client session in the replicated state (Raft dissertation §6.3): the
+ * unit of exactly-once and the holder of locks.  Every node has a default
+ * session for its writes, and one more per lock request, so that two local
+ * clients never pass as one lock holder. */
+struct node_session {
+        struct node_session *next;
+        uint64_t id;        /* 0 until registered */
+        uint64_t next_seq;
+        uint64_t last_used; /* ms: a request keeps it alive */
+        bool closing;
+        struct node_lock *lock; /* NULL: the default session */
+};
 
 struct raftd_node {
         struct ev_loop *loop;
@@ -70,13 +88,15 @@ struct raftd_node {
         size_t n_held, cap_held;
 
         /* Client requests. */
-        uint64_t session;   /* this node's client session; 0 until registered */
-        uint64_t next_seq;
+        struct node_session *sessions; /* the default one first */
         uint64_t next_request_id;
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
         raft_index last_snapshot_index;
-        uint64_t next_keepalive; /* ms */
+        struct node_lock *locks;
+        struct node_watch *watches;
+        bool dispatching_watches;
+        uint64_t next_handle;
 
         void (*status_cb)(void *userdata, const struct raftd_status *s);
         void *status_userdata;
@@ -92,7 +112,12 @@ static inline void raftd_node_freep(struct raftd_node **n) {
 void node_set_transport(struct raftd_node *n, const struct node_transport *t);
 uint64_t raftd_node_session(const struct raftd_node *n);
 
+/* node-admin.c */
+void node_admin_member_event(struct raftd_node *n, const struct kv_event *e);
+void node_admin_learn_members(struct raftd_node *n);
+
 /* node-net.c */
+int node_net_add_peer(struct raftd_node *n, raft_id id, const char *address);
 int node_parse_address(const char *s, char *host, size_t host_size, uint16_t *port);
 int node_net_open(struct raftd_node *n);
 void node_net_close(struct raftd_node *n);
@@ -112,6 +137,28 @@ void node_held_free(struct raft_message *m);
 uint64_t node_now_ms(const struct raftd_node *n);
 
 /* node-request.c */
+enum node_request_kind {
+        REQUEST_WRITE = 1,
+        REQUEST_REGISTER,    /* registering a session */
+        REQUEST_READ,        /* waits for a read index, then runs serve() */
+        REQUEST_REMOTE_READ, /* leader side: a ReadIndex for a follower */
+        REQUEST_CHANGE,      /* a membership change, done once committed */
+        REQUEST_TRANSFER,    /* done once another node leads */
+};
+
+/* Completion of a write: res is NULL when it failed before applying. */
+typedef void (*node_write_done)(struct raftd_node *n, void *ctx, int error, const struct kv_result *res);
+/* A read whose index this node reached; error < 0 if it failed. */
+typedef void (*node_read_serve)(struct raftd_node *n, void *ctx, int error);
+
+int node_submit_write(struct raftd_node *n, struct node_session *s, const struct kv_command *c, node_write_done done,
+                      void *ctx);
+int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, void *ctx);
+int node_submit_register(struct raftd_node *n, struct node_session *s);
+int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_done done, void *ctx);
+int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done done, void *ctx);
+/* Every applied entry, whatever its type. */
+void node_requests_entry_applied(struct raftd_node *n, raft_index index, raft_term term);
 void node_requests_applied(struct raftd_node *n, raft_index index, raft_term term, const struct kv_command *c,
                            const struct kv_result *res);
 void node_requests_read_ready(struct raftd_node *n, uint64_t id, raft_index index);
@@ -121,8 +168,32 @@ void node_requests_role_changed(struct raftd_node *n);
 void node_requests_cancel_all(struct raftd_node *n);
 void node_requests_retry(struct raftd_node *n);
 void node_requests_kick(struct raftd_node *n);
-int node_session_open(struct raftd_node *n);
-void node_session_keepalive(struct raftd_node *n);
+/* Fail (with error) every pending write of session s. */
+void node_requests_fail_session(struct raftd_node *n, struct node_session *s, int error);
+/* Resubmit the session's writes under fresh sequence numbers. */
+void node_requests_rebind_session(struct raftd_node *n, struct node_session *s);
+
+/* node-session.c */
+struct node_session *node_session_new(struct raftd_node *n, struct node_lock *lock);
+void node_session_free(struct raftd_node *n, struct node_session *s);
+struct node_session *node_session_default(struct raftd_node *n);
+struct node_session *node_session_by_id(struct raftd_node *n, uint64_t id);
+void node_session_registered(struct raftd_node *n, struct node_session *s, uint64_t id);
+void node_session_lost(struct raftd_node *n, struct node_session *s);
+void node_sessions_keepalive(struct raftd_node *n);
+
+/* node-lock.c */
+void node_lock_registered(struct raftd_node *n, struct node_lock *l);
+void node_lock_session_lost(struct raftd_node *n, struct node_lock *l);
+void node_locks_event(struct raftd_node *n, const struct kv_event *e);
+void node_locks_tick(struct raftd_node *n);
+void node_locks_free_all(struct raftd_node *n);
+size_t node_lock_handles(struct raftd_node *n, uint64_t *out, size_t max);
+
+/* node-watch.c */
+void node_on_kv_event(void *userdata, const struct kv_event *e);
+void node_watches_free_all(struct raftd_node *n);
+
 /* Transport callbacks. */
 void node_receive_message(struct raftd_node *n, const struct raft_message *m);
 void node_receive_forward(struct raftd_node *n, raft_id from, uint64_t request_id, bool response,

@@ -68,8 +68,12 @@ void snapshot_handle_chunk(struct raft *r, const struct raft_message *m) {
         r->last_leader_contact = r->now;
         core_reset_election_timer(r);
 
-        if (c->meta.index <= r->commit) {
-                /* Everything it covers is committed here already. */
+        if (c->meta.index <= r->commit || log_term_at(&r->log, c->meta.index) == c->meta.term) {
+                /* Everything it covers is here already: committed, or in a
+                 * log that matches the leader's up to its last entry (Raft
+                 * Fig. 13 step 6).  Installing it would drop entries after
+                 * it that this server may have acknowledged. */
+                r->rx_active = false;
                 res.done = true;
         } else {
                 bool same = r->rx_active && r->rx_meta.index == c->meta.index && r->rx_meta.term == c->meta.term;

@@ -172,6 +172,37 @@ static void list_pages_in_key_order_with_continuation(void **state) {
         kv_close(kv);
 }
 
+static void list_edges_empty_exact_page_and_refused_limit(void **state) {
+        struct kv *kv = open_memory(NULL);
+        struct kv_command a = put("/e/a", "1"), b = put("/e/b", "2");
+        struct kv_entry *e;
+        size_t n;
+        bool more = true;
+
+        apply_ok(kv, 1, &a);
+        apply_ok(kv, 2, &b);
+        assert_int_equal(kv_list(kv, "/e/", 3, NULL, 0, 0, &e, &n, &more), -EINVAL);
+
+        assert_int_equal(kv_list(kv, "/none/", 6, NULL, 0, 5, &e, &n, &more), 0);
+        assert_int_equal(n, 0);
+        assert_false(more);
+        e = kv_entries_free(e, n);
+
+        /* Exactly a page: no further page announced. */
+        assert_int_equal(kv_list(kv, "/e/", 3, NULL, 0, 2, &e, &n, &more), 0);
+        assert_int_equal(n, 2);
+        assert_false(more);
+        assert_int_equal(e[0].value.create_revision, 1);
+        assert_int_equal(e[1].value.create_revision, 2);
+        e = kv_entries_free(e, n);
+
+        /* An empty prefix lists everything; after the last key, nothing. */
+        assert_int_equal(kv_list(kv, NULL, 0, "/e/b", 4, 10, &e, &n, &more), 0);
+        assert_int_equal(n, 0);
+        assert_null(kv_entries_free(e, n));
+        kv_close(kv);
+}
+
 /* A twin that skipped the same index: equal digests mean nothing but the
  * applied index moved. */
 static void assert_refused_without_change(const struct kv_options *o, const struct kv_command *c,
@@ -322,6 +353,7 @@ int main(void) {
                 cmocka_unit_test(cas_follows_seed_semantics_for_absent),
                 cmocka_unit_test(cas_race_in_one_batch_lets_exactly_one_win),
                 cmocka_unit_test(list_pages_in_key_order_with_continuation),
+                cmocka_unit_test(list_edges_empty_exact_page_and_refused_limit),
                 cmocka_unit_test(oversized_key_and_value_are_refused_with_nothing_changed),
                 cmocka_unit_test(put_with_unknown_lease_is_refused_with_nothing_changed),
                 cmocka_unit_test(malformed_entry_is_refused_with_nothing_changed),

@@ -178,6 +178,18 @@ static void keepalive_extends_and_close_ends_a_session(void **state) {
         kv_close(kv);
 }
 
+static void huge_ttl_does_not_wrap_into_immediate_expiry(void **state) {
+        struct kv *kv = open_memory(NULL);
+        uint64_t s = register_session(kv, 1, 1000, UINT64_MAX);
+        uint64_t l = grant_lease(kv, 2, 1000, UINT64_MAX);
+        struct kv_command c = { .type = KV_CMD_PUT, .time_ms = 5000, .key = BLOB("/t"), .value = BLOB("") };
+
+        apply_ok(kv, 3, &c);
+        assert_true(kv_session_exists(kv, s));
+        assert_true(kv_lease_exists(kv, l));
+        kv_close(kv);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(replayed_request_is_applied_once_and_answered_from_cache),
@@ -187,6 +199,7 @@ int main(void) {
                 cmocka_unit_test(session_expires_on_stamped_time_not_before),
                 cmocka_unit_test(stamped_time_going_backwards_does_not_rewind_the_apply_clock),
                 cmocka_unit_test(keepalive_extends_and_close_ends_a_session),
+                cmocka_unit_test(huge_ttl_does_not_wrap_into_immediate_expiry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <tdb.h>
+
 #include "kv-test.h"
 
 struct captured {
@@ -296,6 +298,42 @@ static void damaged_tdb_file_is_detected(void **state) {
         }
 }
 
+static void the_running_boot_is_used_when_none_is_given(void **state) {
+        char *dir = temp_dir(), path[256];
+        struct kv *kv;
+        raft_index last;
+
+        snprintf(path, sizeof(path), "%s/state.tdb", dir);
+        assert_int_equal(kv_open(path, NULL, &kv), 0);
+        last = build_rich_state(kv);
+        kv_abandon(kv);
+        /* Same boot, so a dirty file is checked and trusted. */
+        assert_int_equal(kv_open(path, NULL, &kv), 0);
+        assert_int_equal(kv_applied_index(kv), last);
+        kv_close(kv);
+        remove_dir(dir, path);
+}
+
+static void foreign_tdb_file_is_not_served(void **state) {
+        char *dir = temp_dir(), path[256];
+        struct captured log = {};
+        struct kv_options o = { .boot_id = "boot-1", .log = { capture, &log } };
+        struct tdb_context *tdb;
+        struct kv *kv = NULL;
+        TDB_DATA key = { .dptr = (uint8_t *) "kfoo", .dsize = 4 }, data = { .dptr = (uint8_t *) "bar", .dsize = 3 };
+
+        /* A TDB file with data but never marked by kv_open(). */
+        snprintf(path, sizeof(path), "%s/state.tdb", dir);
+        tdb = tdb_open(path, 0, 0, O_RDWR | O_CREAT, 0600);
+        assert_non_null(tdb);
+        assert_int_equal(tdb_store(tdb, key, data, TDB_INSERT), 0);
+        tdb_close(tdb);
+        assert_int_equal(kv_open(path, &o, &kv), -EUCLEAN);
+        assert_null(kv);
+        assert_non_null(strstr(log.text, "no shutdown marker"));
+        remove_dir(dir, path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(snapshot_loads_to_an_identical_state_on_another_node),
@@ -305,6 +343,8 @@ int main(void) {
                 cmocka_unit_test(unclean_shutdown_in_the_same_boot_is_checked_and_trusted),
                 cmocka_unit_test(unclean_shutdown_from_another_boot_needs_rebuild),
                 cmocka_unit_test(damaged_tdb_file_is_detected),
+                cmocka_unit_test(the_running_boot_is_used_when_none_is_given),
+                cmocka_unit_test(foreign_tdb_file_is_not_served),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "net/codec.h"
 #include "raft/wire.h"
+#include "shared/macro.h"
 #include "samples.h"
 
 /* Encode sample i into b; returns the payload (after the header). */
@@ -218,6 +219,48 @@ static void out_of_range_enums_and_bools_are_refused(void **state) {
         assert_int_equal(net_frame_header_parse(h, NET_FRAME_PAYLOAD_MAX, &type, &len), -EBADMSG);
 }
 
+static void entries_breaking_log_invariants_are_refused(void **state) {
+        struct net_buf b = {};
+        struct net_raft_message d;
+        struct raft_message m;
+        struct raft_entry e[2] = {
+                { .term = 3, .index = 5, .type = RAFT_ENTRY_NORMAL },
+                { .term = 3, .index = 6, .type = RAFT_ENTRY_NORMAL },
+        };
+        const struct {
+                raft_index prev;
+                raft_term t0, t1;
+                raft_index i1;
+                int expect;
+        } cases[] = {
+                { 4, 3, 3, 6, 0 },        /* contiguous after prev_index */
+                { 4, 2, 3, 6, 0 },        /* terms may grow */
+                { 3, 3, 3, 6, -EBADMSG }, /* gap after prev_index */
+                { 4, 3, 3, 7, -EBADMSG }, /* gap between entries */
+                { 4, 3, 2, 6, -EBADMSG }, /* term going back */
+                { 4, 0, 3, 6, -EBADMSG }, /* term 0 */
+                { 4, 3, 5, 6, -EBADMSG }, /* entry newer than the message's term */
+                { UINT64_MAX - 1, 3, 3, 0, -EBADMSG }, /* index wraps */
+        };
+
+        for (unsigned k = 0; k < ELEMENTSOF(cases); k++) {
+                m = (struct raft_message) { .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4 };
+                m.append.prev_index = cases[k].prev;
+                m.append.n_entries = 2;
+                m.append.entries = e;
+                e[0].index = cases[k].prev + 1;
+                e[0].term = cases[k].t0;
+                e[1].term = cases[k].t1;
+                e[1].index = cases[k].i1;
+                b.len = 0;
+                assert_int_equal(net_encode_raft(&b, &m), 0);
+                assert_int_equal(net_decode_raft(b.data + NET_FRAME_HEADER_SIZE, b.len - NET_FRAME_HEADER_SIZE, &d),
+                                 cases[k].expect);
+                net_raft_message_done(&d);
+        }
+        net_buf_done(&b);
+}
+
 static void invalid_messages_are_not_encoded(void **state) {
         struct net_buf b = {};
         struct raft_message m;
@@ -266,6 +309,7 @@ int main(void) {
                 cmocka_unit_test(oversized_frames_are_refused),
                 cmocka_unit_test(too_many_entries_are_refused_by_the_decoder),
                 cmocka_unit_test(out_of_range_enums_and_bools_are_refused),
+                cmocka_unit_test(entries_breaking_log_invariants_are_refused),
                 cmocka_unit_test(invalid_messages_are_not_encoded),
                 cmocka_unit_test(forward_frames_round_trip),
         };

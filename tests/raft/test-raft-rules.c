@@ -585,6 +585,46 @@ static void snapshot_transfer_resumes_from_follower_offset_after_loss(void **sta
         cl_free(c);
 }
 
+static void fill_chunk(struct raft_message *m, uint64_t index) {
+        static const char data[4] = "snap";
+
+        m->snapshot.meta.index = index;
+        m->snapshot.meta.term = 2;
+        m->snapshot.meta.config.n = 1;
+        m->snapshot.meta.config.servers[0] = (struct raft_server) { 1, RAFT_VOTER };
+        m->snapshot.offset = 0;
+        m->snapshot.done = true;
+        m->snapshot.data.base = (void *) data;
+        m->snapshot.data.len = sizeof(data);
+}
+
+/* Found by the simulator: a snapshot that reaches a follower after the
+ * entries it covers (and some after them, already acknowledged) must not
+ * make the follower drop those entries. */
+static void snapshot_covered_by_a_matching_log_is_not_installed(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        raft_term t = raft_term_current(R(c, 1));
+        raft_index last;
+        struct raft_update u;
+
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        last = raft_last_index(R(c, 2));
+        assert_int_equal(last, raft_last_index(R(c, 1)));
+        assert_int_equal(raft_entry_at(R(c, 2), last - 2)->term, t);
+        cl_drop_all(c);
+        /* A late snapshot of an index the follower holds with that term. */
+        assert_int_equal(step_msg(R(c, 2), &u, RAFT_MSG_SNAPSHOT, 1, t, fill_chunk, last - 2), 0);
+        assert_null(u.snapshot_chunk);
+        assert_int_equal(raft_last_index(R(c, 2)), last);
+        assert_int_equal(raft_snapshot_index(R(c, 2)), 0);
+        assert_int_equal(u.n_messages, 1);
+        assert_int_equal(u.messages[0].type, RAFT_MSG_SNAPSHOT_RESULT);
+        assert_true(u.messages[0].snapshot_result.done);
+        cl_free(c);
+}
+
 static void restart_reloads_durable_state_and_rejoins(void **state) {
         struct cl *c = three_with_leader(NULL);
         raft_index last;
@@ -654,6 +694,7 @@ int main(void) {
                 cmocka_unit_test(leader_that_removes_itself_steps_down_after_commit),
                 cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
                 cmocka_unit_test(snapshot_transfer_resumes_from_follower_offset_after_loss),
+                cmocka_unit_test(snapshot_covered_by_a_matching_log_is_not_installed),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };
