@@ -11,9 +11,9 @@ sim=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-"$sim" --seed 42 --steps 3000 --disk-stalls --verbose > "$dir/a"
-"$sim" --seed 42 --steps 3000 --disk-stalls --verbose > "$dir/b"
-"$sim" --seed 43 --steps 3000 --disk-stalls --verbose > "$dir/c"
+"$sim" --seed 42 --steps 3000 --verbose > "$dir/a"
+"$sim" --seed 42 --steps 3000 --verbose > "$dir/b"
+"$sim" --seed 43 --steps 3000 --verbose > "$dir/c"
 
 if ! cmp -s "$dir/a" "$dir/b"; then
         echo "seed 42 replayed differently:" >&2
