@@ -764,6 +764,10 @@ static int membership_change(struct sim *s, struct sim_node *leader) {
                 }
                 ev.change.op = RAFT_CHANGE_ADD_LEARNER;
                 ev.change.id = candidate;
+        } else if (choice == 2 && learner && prng_chance(&s->prng, 300)) {
+                /* A learner that never made it to voter. */
+                ev.change.op = RAFT_CHANGE_REMOVE;
+                ev.change.id = learner;
         } else if (voters > SIM_MIN_VOTERS) {
                 unsigned k = (unsigned) prng_range(&s->prng, 1, voters);
 
