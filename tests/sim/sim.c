@@ -1010,8 +1010,13 @@ static int dispatch(struct sim *s, const struct sim_event *ev) {
 static void setup(struct sim *s, const struct sim_options *o) {
         s->opt = *o;
         prng_seed(&s->prng, o->seed);
-        if (s->opt.nodes == 0)
-                s->opt.nodes = prng_chance(&s->prng, 500) ? 3 : 5;
+        if (s->opt.nodes == 0) {
+                /* Mostly the usual 3 and 5; 2 voters have no slack at all.
+                 * One voter waits for F2 in the sim findings to be fixed. */
+                uint64_t pick = prng_range(&s->prng, 0, 9);
+
+                s->opt.nodes = pick < 2 ? 2 : pick < 6 ? 3 : 5;
+        }
         s->max_ids = MIN(s->opt.nodes + SIM_EXTRA_NODES, SIM_MAX_NODES - 1);
 
         raft_options_default(&s->core, 0);

@@ -17,7 +17,7 @@
 struct sim_options {
         uint64_t seed;
         uint64_t steps; /* core steps in the fault phase */
-        unsigned nodes; /* initial voters; 0: 3 or 5, chosen by the seed */
+        unsigned nodes; /* initial voters; 0: 2, 3 or 5, chosen by the seed */
         bool disk_stalls; /* now and then a write takes 50..300 ms more */
         FILE *trace;    /* the story of the run, or NULL */
 };
