@@ -201,6 +201,13 @@ int raftd_transfer_leadership(struct raftd_node *n, uint64_t target, raftd_write
  * node may be freed.  Bounded by the request timeout. */
 int raftd_node_stop(struct raftd_node *n, void (*done)(void *userdata), void *userdata);
 
+/* Snapshot the state machine now (the log before it is compacted). */
+typedef void (*raftd_index_cb)(void *userdata, int error, uint64_t index);
+int raftd_snapshot(struct raftd_node *n, raftd_index_cb cb, void *userdata);
+/* Write a consistent image of the state machine (a snapshot stream, as
+ * loaded by a new node) to fd; index is the applied index it holds. */
+int raftd_backup(struct raftd_node *n, int fd, raftd_index_cb cb, void *userdata);
+
 enum raftd_role {
         RAFTD_FOLLOWER = 1,
         RAFTD_CANDIDATE,
@@ -218,6 +225,7 @@ struct raftd_status {
 };
 
 void raftd_status(const struct raftd_node *n, struct raftd_status *ret);
-/* Called after every change of role, term or leader. */
+/* Called after every change of role, term or leader, and after every batch
+ * of applied entries (so commit and applied indexes are current). */
 void raftd_on_status(struct raftd_node *n, void (*cb)(void *userdata, const struct raftd_status *s),
                      void *userdata);

@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$1
 cd "$top"
-missing=$(grep -rl --include='*.c' '_("' src | sort | comm -23 - <(sort po/POTFILES))
+missing=$(grep -rl --include='*.c' '_("' src demo | sort | comm -23 - <(sort po/POTFILES))
 if [ -n "$missing" ]; then
         echo "po/POTFILES lacks files with translatable strings:" >&2
         echo "$missing" >&2

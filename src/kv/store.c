@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -209,8 +210,13 @@ int kv_open(const char *path, const struct kv_options *opts, struct kv **ret) {
                         log_sink_errno(&kv->opts.log, LOG_ERR, r, _("Failed to read the boot id: %m"));
                         goto fail;
                 }
-                /* Unsynced transactions: the file is rebuildable, see kv.h. */
-                kv->tdb = tdb_open_ex(path, KV_TDB_HASH_SIZE, TDB_NOSYNC, O_RDWR | O_CREAT | O_CLOEXEC, 0600, &log_ctx, NULL);
+                /* Unsynced transactions: the file is rebuildable, see kv.h.
+                 * O_CREAT only for a file that does not exist: TDB formats
+                 * an existing file whose header it cannot read anew, which
+                 * would hide the damage. */
+                kv->tdb = tdb_open_ex(path, KV_TDB_HASH_SIZE, TDB_NOSYNC,
+                                      O_RDWR | O_CLOEXEC | (access(path, F_OK) < 0 && errno == ENOENT ? O_CREAT : 0),
+                                      0600, &log_ctx, NULL);
         } else {
                 /* TDB_INTERNAL has no transactions, which batches and the
                  * all-or-nothing snapshot load need: use an unlinked file. */

@@ -219,3 +219,76 @@ int raftd_node_stop(struct raftd_node *n, void (*done)(void *userdata), void *us
         stop_step_done(s);
         return 0;
 }
+
+struct index_call {
+        raftd_index_cb cb;
+        void *userdata;
+        int error;
+        uint64_t index;
+        ev_timer t;
+};
+
+static void index_call_fire(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct index_call *c = w->data;
+
+        c->cb(c->userdata, c->error, c->index);
+        free(c);
+}
+
+/* Completions run from the loop, never inside the caller's call. */
+static int complete_later(struct raftd_node *n, raftd_index_cb cb, void *userdata, int error, uint64_t index) {
+        struct index_call *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        *c = (struct index_call) { .cb = cb, .userdata = userdata, .error = error, .index = index };
+        ev_timer_init(&c->t, index_call_fire, 0.0, 0.0);
+        c->t.data = c;
+        ev_timer_start(n->loop, &c->t);
+        return 0;
+}
+
+struct snapshot_call {
+        raftd_index_cb cb;
+        void *userdata;
+};
+
+static void snapshot_done(struct raftd_node *n, void *ctx, int error, raft_index index) {
+        struct snapshot_call *c = ctx;
+
+        c->cb(c->userdata, error, error < 0 ? 0 : index);
+        free(c);
+}
+
+int raftd_snapshot(struct raftd_node *n, raftd_index_cb cb, void *userdata) {
+        struct snapshot_call *c;
+        int k;
+
+        if (!cb)
+                return -EINVAL;
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        if (kv_applied_index(n->kv) <= n->last_snapshot_index && n->snap_pid <= 0)
+                return complete_later(n, cb, userdata, 0, n->last_snapshot_index);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (struct snapshot_call) { .cb = cb, .userdata = userdata };
+        k = node_snapshot_start(n, snapshot_done, c);
+        if (k < 0)
+                free(c);
+        return k;
+}
+
+int raftd_backup(struct raftd_node *n, int fd, raftd_index_cb cb, void *userdata) {
+        uint64_t index;
+        int k;
+
+        if (!cb || fd < 0)
+                return -EINVAL;
+        if (!n->started || n->failed)
+                return -ENOTCONN;
+        index = kv_applied_index(n->kv);
+        k = kv_snapshot_write(n->kv, fd);
+        return complete_later(n, cb, userdata, k, k < 0 ? 0 : index);
+}

@@ -44,6 +44,8 @@ static int result_error(int error, const struct kv_result *res) {
                 return 0;
         case KV_STATUS_NO_SUCH_KEY:
                 return RAFTD_E_NO_SUCH_KEY;
+        case KV_STATUS_SEQUENCE_FORGOTTEN:
+                return RAFTD_E_OUTCOME_UNKNOWN; /* its cached answer is gone */
         case KV_STATUS_KEY_TOO_LONG:
         case KV_STATUS_VALUE_TOO_LARGE:
         case KV_STATUS_OWNER_TOO_LONG:

@@ -271,6 +271,14 @@ static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uin
                                     type == NODE_FORWARD_READ_INDEX ? 1 : 1 + r->cmd_len);
 }
 
+static unsigned session_in_flight(struct raftd_node *n, struct node_session *s) {
+        unsigned k = 0;
+
+        for (struct node_request *r = n->requests; r; r = r->next)
+                k += r->kind == REQUEST_WRITE && r->session == s && r->seq != 0;
+        return k;
+}
+
 static uint64_t lowest_unacked(struct raftd_node *n, struct node_session *s) {
         uint64_t low = s->next_seq;
 
@@ -349,6 +357,10 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
         if (r->kind == REQUEST_WRITE && r->seq == 0) {
                 if (r->session->id == 0)
                         return; /* waits for its session */
+                /* The state machine caches responses for a bounded window
+                 * of a session's requests; a retry must find its answer. */
+                if (session_in_flight(n, r->session) >= NODE_SESSION_WINDOW)
+                        return;
                 k = bind_session(n, r);
                 if (k < 0) {
                         finish_write(n, r, k, NULL);

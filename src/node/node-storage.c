@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "node/node.h"
@@ -65,6 +67,7 @@ static int open_kv(struct raftd_node *n) {
         struct kv_options o = {
                 .max_key_len = n->cfg.max_key_len,
                 .max_value_size = n->cfg.max_value_size,
+                .max_cached_responses = 2 * NODE_SESSION_WINDOW,
                 .on_event = node_on_kv_event,
                 .userdata = n,
                 .log = n->log,
@@ -150,6 +153,13 @@ int node_storage_open(struct raftd_node *n) {
                 return -ENOMEM;
         if (mkdir(n->data_dir, 0700) < 0 && errno != EEXIST)
                 return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to create %s: %m"), n->data_dir);
+        /* Two nodes on one directory would corrupt it. */
+        n->dir_lock_fd = open(n->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (n->dir_lock_fd < 0)
+                return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to open %s: %m"), n->data_dir);
+        if (flock(n->dir_lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return log_sink_errno(&n->log, LOG_ERR, errno == EWOULDBLOCK ? EBUSY : errno,
+                                      _("Data directory %s is in use by another process: %m"), n->data_dir);
 
         r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
         if (r < 0)
@@ -207,53 +217,161 @@ void node_storage_close(struct raftd_node *n) {
         n->meta = storage_meta_close(n->meta);
         n->snap = storage_snapshot_close(n->snap);
         n->snaps = storage_snapshots_close(n->snaps);
+        if (n->dir_lock_fd >= 0)
+                (void) close(n->dir_lock_fd);
+        n->dir_lock_fd = -1;
 }
 
-/* Snapshot the state machine at its applied index, then let the core and
- * the log forget what it covers (keeping a tail for slow followers). */
-int node_snapshot_take(struct raftd_node *n) {
+struct snapshot_waiter {
+        struct snapshot_waiter *next;
+        void (*done)(struct raftd_node *n, void *ctx, int error, raft_index index);
+        void *ctx;
+};
+
+/* In the child: the state machine's image into a new snapshot file,
+ * fsynced and renamed into place.  Nothing here touches the loop. */
+static int write_snapshot(struct raftd_node *n, const struct raft_snapshot_meta *meta) {
         _cleanup_close_ int fd = memfd_create("raftd-snapshot", MFD_CLOEXEC);
         struct storage_snapshot_writer *w = NULL;
-        struct raft_snapshot_meta meta;
-        raft_index index = kv_applied_index(n->kv);
-        raft_index trailing = n->cfg.snapshot_entries / 2;
-        struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
         uint8_t buf[64 * 1024];
         ssize_t k;
         int r;
 
         if (fd < 0)
                 return -errno;
-        r = raft_snapshot_meta_at(n->raft, index, &meta);
-        if (r < 0)
-                return r;
         r = kv_snapshot_write(n->kv, fd);
         if (r < 0)
-                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to write a state snapshot: %m"));
+                return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        r = storage_snapshot_writer_begin(n->snaps, &meta, &w);
+        r = storage_snapshot_writer_begin(n->snaps, meta, &w);
         while (r >= 0 && (k = read(fd, buf, sizeof(buf))) > 0)
                 r = storage_snapshot_writer_write(w, buf, (size_t) k);
         if (r >= 0)
                 r = storage_snapshot_writer_commit(w);
-        w = storage_snapshot_writer_free(w);
-        if (r < 0)
-                return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to save a snapshot at index %" PRIu64 ": %m"),
-                                      index);
-        n->snap = storage_snapshot_close(n->snap);
-        r = storage_snapshot_open_latest(n->snaps, &n->snap);
-        if (r < 0)
-                return r;
-        n->last_snapshot_index = index;
-        ev.snapshot_taken.index = index;
-        ev.snapshot_taken.trailing = trailing;
-        r = node_step(n, &ev);
-        if (r < 0)
-                return r;
-        if (index > trailing)
-                (void) storage_log_compact(n->slog, index - trailing);
-        log_sink(&n->log, LOG_INFO, _("Took a snapshot at index %" PRIu64 "."), index);
+        storage_snapshot_writer_free(w);
+        return r;
+}
+
+static void snapshot_finished(struct raftd_node *n, int status) {
+        struct snapshot_waiter *waiters = n->snap_waiters;
+        raft_index index = n->snap_meta.index;
+        raft_index trailing = n->cfg.snapshot_entries / 2;
+        int r = 0;
+
+        n->snap_waiters = NULL;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                r = log_sink_errno(&n->log, LOG_ERR, EIO, _("Writing the snapshot at index %" PRIu64 " failed."), index);
+        if (r >= 0 && index > n->last_snapshot_index) {
+                struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
+
+                n->snap = storage_snapshot_close(n->snap);
+                r = storage_snapshot_open_latest(n->snaps, &n->snap);
+                if (r >= 0) {
+                        /* Apply first: the core keeps the deferred entries
+                         * only until it compacts. */
+                        r = node_apply_deferred(n);
+                        ev.snapshot_taken.index = index;
+                        ev.snapshot_taken.trailing = trailing;
+                        if (r >= 0)
+                                r = node_step(n, &ev);
+                }
+                if (r >= 0) {
+                        if (index > trailing)
+                                (void) storage_log_compact(n->slog, index - trailing);
+                        n->last_snapshot_index = index;
+                        log_sink(&n->log, LOG_INFO, _("Took a snapshot at index %" PRIu64 "."), index);
+                }
+        }
+        if (node_apply_deferred(n) < 0 && r >= 0)
+                r = -EIO;
+        while (waiters) {
+                struct snapshot_waiter *w = waiters;
+
+                waiters = w->next;
+                w->done(n, w->ctx, r, r < 0 ? 0 : index);
+                free(w);
+        }
+}
+
+static void reap(struct raftd_node *n, bool block) {
+        int status = 0;
+        pid_t pid = n->snap_pid;
+
+        if (pid <= 0)
+                return;
+        if (waitpid(pid, &status, block ? 0 : WNOHANG) != pid && !block)
+                return;
+        ev_io_stop(n->loop, &n->snap_watch);
+        (void) close(n->snap_pipe);
+        n->snap_pipe = -1;
+        n->snap_pid = 0;
+        snapshot_finished(n, status);
+}
+
+static void on_snapshot_child(struct ev_loop *loop, ev_io *w, int revents) {
+        struct raftd_node *n = w->data;
+        char c;
+
+        /* The child never writes: readable means it closed the pipe. */
+        if (read(n->snap_pipe, &c, 1) == 0 || errno != EINTR)
+                reap(n, true);
+}
+
+void node_snapshot_wait(struct raftd_node *n) {
+        reap(n, true);
+}
+
+int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n, void *ctx, int error, raft_index index),
+                        void *ctx) {
+        struct snapshot_waiter *w = NULL;
+        int p[2], r;
+        pid_t pid;
+
+        if (done) {
+                w = calloc(1, sizeof(*w));
+                if (!w)
+                        return -ENOMEM;
+                w->done = done;
+                w->ctx = ctx;
+        }
+        if (n->snap_pid > 0) {
+                /* One at a time; a waiter joins the running one. */
+                if (!w)
+                        return -EBUSY;
+                w->next = n->snap_waiters;
+                n->snap_waiters = w;
+                return 0;
+        }
+        r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
+        if (r < 0 || pipe2(p, O_CLOEXEC) < 0) {
+                free(w);
+                return r < 0 ? r : -errno;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                (void) close(p[0]);
+                (void) close(p[1]);
+                free(w);
+                return log_sink_errno(&n->log, LOG_ERR, -r, _("Failed to start the snapshot process: %m"));
+        }
+        if (pid == 0) {
+                /* The child writes from the state machine as it is now;
+                 * the parent applies nothing until the child is gone. */
+                (void) close(p[0]);
+                _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
+        }
+        (void) close(p[1]);
+        n->snap_pid = pid;
+        n->snap_pipe = p[0];
+        ev_io_init(&n->snap_watch, on_snapshot_child, p[0], EV_READ);
+        n->snap_watch.data = n;
+        ev_io_start(n->loop, &n->snap_watch);
+        if (w) {
+                w->next = n->snap_waiters;
+                n->snap_waiters = w;
+        }
         return 0;
 }
 
@@ -289,6 +407,10 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
                                       c->offset);
         if (!c->done)
                 return 0;
+        /* The snapshot replaces everything a running snapshot child writes
+         * and the entries deferred for it. */
+        node_snapshot_wait(n);
+        n->deferred_to = 0;
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);

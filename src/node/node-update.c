@@ -88,6 +88,8 @@ static int hold(struct raftd_node *n, const struct raft_message *m) {
         return 0;
 }
 
+static void notify_status(struct raftd_node *n);
+
 static int apply_committed(struct raftd_node *n, const struct raft_entry *entries, unsigned count) {
         raft_index applied = kv_applied_index(n->kv);
         bool batch = false;
@@ -129,7 +131,24 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to apply committed entries: %m"));
         node_requests_applied_to(n, kv_applied_index(n->kv));
+        notify_status(n);
         return 0;
+}
+
+int node_apply_deferred(struct raftd_node *n) {
+        raft_index applied = kv_applied_index(n->kv), to = n->deferred_to;
+        const struct raft_entry *first;
+
+        if (n->snap_pid > 0)
+                return 0;
+        n->deferred_to = 0;
+        if (to <= applied)
+                return 0;
+        /* Contiguous in the core's log, which compacts only after this. */
+        first = raft_entry_at(n->raft, applied + 1);
+        if (!first || !raft_entry_at(n->raft, to))
+                return log_sink_errno(&n->log, LOG_CRIT, ESTALE, _("Entries deferred during a snapshot are gone."));
+        return apply_committed(n, first, (unsigned) (to - applied));
 }
 
 static void notify_status(struct raftd_node *n) {
@@ -169,11 +188,11 @@ static int handle_update(struct raftd_node *n, struct raft_update *u) {
                 } else
                         send_now(n, &u->messages[i]);
         }
-        if (u->n_committed > 0) {
-                r = apply_committed(n, u->committed, u->n_committed);
-                if (r < 0)
-                        return r;
-        }
+        /* Applied once per loop iteration, in the flush: one state machine
+         * transaction for everything committed meanwhile.  The core keeps
+         * the entries until a snapshot covers them. */
+        if (u->n_committed > 0)
+                n->deferred_to = MAX(n->deferred_to, u->committed[u->n_committed - 1].index);
         for (unsigned i = 0; i < u->n_reads_ready; i++)
                 node_requests_read_ready(n, u->reads_ready[i].id, u->reads_ready[i].index);
         for (unsigned i = 0; i < u->n_reads_failed; i++)
@@ -225,8 +244,15 @@ void node_flush(struct raftd_node *n) {
                 /* Leader's appends first, so followers write in parallel. */
                 if (n->transport.flush)
                         n->transport.flush(n->transport.userdata);
-                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
-                        return;
+                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0) {
+                        if (node_apply_deferred(n) < 0) {
+                                n->failed = -EIO;
+                                break;
+                        }
+                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
+                                return;
+                        continue; /* applying may have produced more work */
+                }
                 if (n->hs_dirty) {
                         struct storage_meta_state st = { .hs = n->hs };
 

@@ -37,9 +37,9 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
         struct raftd_node *n = w->data;
 
         node_flush(n);
-        if (!n->failed && n->cfg.snapshot_entries > 0 &&
+        if (!n->failed && n->snap_pid <= 0 && n->cfg.snapshot_entries > 0 &&
             kv_applied_index(n->kv) >= n->last_snapshot_index + n->cfg.snapshot_entries)
-                (void) node_snapshot_take(n);
+                (void) node_snapshot_start(n, NULL, NULL);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -69,6 +69,8 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
         if (!n)
                 return -ENOMEM;
         n->loop = loop;
+        n->dir_lock_fd = -1;
+        n->snap_pipe = -1;
         n->cfg = *c;
         n->cfg.peers = NULL; /* copied below */
         n->cfg.n_peers = 0;
@@ -146,9 +148,15 @@ int raftd_node_start(struct raftd_node *n) {
 }
 
 struct raftd_node *raftd_node_free(struct raftd_node *n) {
+        bool was_started;
+
         if (!n)
                 return NULL;
-        if (n->started) {
+        /* Cancelled callbacks may call in again: they are refused. */
+        was_started = n->started;
+        n->started = false;
+        if (was_started) {
+                node_snapshot_wait(n);
                 node_locks_free_all(n);
                 node_watches_free_all(n);
                 node_requests_cancel_all(n);

@@ -5,6 +5,7 @@
  * the durable storage and the state machine.  Internal to src/node/. */
 
 #include <ev.h>
+#include <sys/types.h>
 
 #include "kv/command.h"
 #include "kv/kv.h"
@@ -37,6 +38,7 @@ enum node_forward_type {
 };
 
 struct node_request;
+struct snapshot_waiter;
 struct node_session;
 struct node_lock;
 struct node_watch;
@@ -59,6 +61,7 @@ struct raftd_node {
         struct ev_loop *loop;
         struct raftd_config cfg;
         char *data_dir;
+        int dir_lock_fd; /* flock()ed: one node per data directory */
         struct log_sink log;
 
         struct raft *raft;
@@ -93,6 +96,14 @@ struct raftd_node {
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
         raft_index last_snapshot_index;
+        /* Background snapshot: a child process writes it from the state
+         * machine while applies wait (the log keeps the entries). */
+        pid_t snap_pid;
+        int snap_pipe; /* read end; EOF once the child is gone */
+        ev_io snap_watch;
+        struct raft_snapshot_meta snap_meta;
+        raft_index deferred_to; /* committed entries handed out, not applied yet */
+        struct snapshot_waiter *snap_waiters;
         struct node_lock *locks;
         struct node_watch *watches;
         bool dispatching_watches;
@@ -103,6 +114,9 @@ struct raftd_node {
 };
 
 #define RETRY_INTERVAL_S 0.02
+/* Writes of one session in flight at once; the state machine caches twice
+ * as many responses, so a retried request always finds its answer. */
+#define NODE_SESSION_WINDOW 128
 
 static inline void raftd_node_freep(struct raftd_node **n) {
         raftd_node_free(*n);
@@ -125,12 +139,18 @@ void node_net_close(struct raftd_node *n);
 /* node-storage.c */
 int node_storage_open(struct raftd_node *n);
 void node_storage_close(struct raftd_node *n);
-int node_snapshot_take(struct raftd_node *n);
+/* Start a snapshot in a child process (-EBUSY if one runs); done() gets
+ * the index once it is durable and the log was compacted. */
+int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n, void *ctx, int error, raft_index index),
+                        void *ctx);
+/* Wait for a running snapshot child (install, shutdown). */
+void node_snapshot_wait(struct raftd_node *n);
 int node_snapshot_fill_chunk(struct raftd_node *n, struct raft_message *m, void **buf);
 int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk *c);
 
 /* node-update.c */
 int node_step(struct raftd_node *n, struct raft_event *ev);
+int node_apply_deferred(struct raftd_node *n);
 int node_step_proposed(struct raftd_node *n, struct raft_event *ev, raft_index *ret_index, raft_term *ret_term);
 void node_flush(struct raftd_node *n);
 void node_held_free(struct raft_message *m);

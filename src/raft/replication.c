@@ -158,6 +158,12 @@ void replication_maybe_commit(struct raft *r) {
         if (index <= r->commit || log_term_at(&r->log, index) != r->hs.term)
                 return;
         r->commit = index;
+        /* Followers learn the new commit index now rather than with the
+         * next append: a follower that forwarded a write answers its client
+         * when it applies the entry itself. */
+        for (unsigned i = 0; i < r->n_prs; i++)
+                if (r->prs[i].id != r->o.id && r->prs[i].state == PROGRESS_REPLICATE && r->prs[i].match > 0)
+                        send_heartbeat(r, &r->prs[i]);
         /* A leader that removed itself steps down once that is committed. */
         if (r->config_index <= r->commit && !core_is_voter(r, r->o.id))
                 election_become_follower(r, r->hs.term, 0);

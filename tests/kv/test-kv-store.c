@@ -298,6 +298,29 @@ static void damaged_tdb_file_is_detected(void **state) {
         }
 }
 
+/* TDB formats a file whose header it cannot read when asked to create:
+ * that must never happen to an existing state file. */
+static void state_file_with_a_damaged_header_is_refused_not_reformatted(void **state) {
+        char *dir = temp_dir(), path[256];
+        struct kv_options o = { .boot_id = "boot-1" };
+        struct kv *kv;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/state.tdb", dir);
+        assert_int_equal(kv_open(path, &o, &kv), 0);
+        build_rich_state(kv);
+        kv_close(kv);
+        f = fopen(path, "r+");
+        assert_non_null(f);
+        for (int i = 0; i < 256; i++)
+                fputc(0x5a, f);
+        fclose(f);
+        kv = NULL;
+        assert_int_equal(kv_open(path, &o, &kv), -EUCLEAN);
+        assert_null(kv);
+        remove_dir(dir, path);
+}
+
 static void the_running_boot_is_used_when_none_is_given(void **state) {
         char *dir = temp_dir(), path[256];
         struct kv *kv;
@@ -343,6 +366,7 @@ int main(void) {
                 cmocka_unit_test(unclean_shutdown_in_the_same_boot_is_checked_and_trusted),
                 cmocka_unit_test(unclean_shutdown_from_another_boot_needs_rebuild),
                 cmocka_unit_test(damaged_tdb_file_is_detected),
+                cmocka_unit_test(state_file_with_a_damaged_header_is_refused_not_reformatted),
                 cmocka_unit_test(the_running_boot_is_used_when_none_is_given),
                 cmocka_unit_test(foreign_tdb_file_is_not_served),
         };

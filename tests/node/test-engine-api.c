@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -303,6 +305,49 @@ static void key_bound_to_an_expired_lease_disappears(void **state) {
         cluster_free(f);
 }
 
+struct index_op {
+        bool done;
+        int error;
+        uint64_t index;
+};
+
+static void index_done(void *userdata, int error, uint64_t index) {
+        struct index_op *o = userdata;
+
+        o->done = true;
+        o->error = error;
+        o->index = index;
+}
+
+static bool index_op_done(struct fixture *f, void *arg) {
+        return ((struct index_op *) arg)->done;
+}
+
+static void snapshot_on_demand_and_backup_to_a_callers_fd(void **state) {
+        struct fixture *f = cluster(0);
+        struct index_op s = { 0 }, b = { 0 };
+        struct raftd_status st;
+        int fd = memfd_create("backup", MFD_CLOEXEC);
+
+        put(f, 2, "/b/1", "x");
+        assert_true(fd >= 0);
+        assert_int_equal(raftd_snapshot(f->nodes[2], index_done, &s), 0);
+        assert_false(s.done); /* callbacks come from the loop */
+        run_until(f, index_op_done, &s, 10);
+        assert_int_equal(s.error, 0);
+        raftd_status(f->nodes[2], &st);
+        assert_int_equal(s.index, st.applied_index);
+        assert_int_equal(count_snapshots(f, 2), 1);
+
+        assert_int_equal(raftd_backup(f->nodes[2], fd, index_done, &b), 0);
+        run_until(f, index_op_done, &b, 10);
+        assert_int_equal(b.error, 0);
+        assert_true(b.index >= s.index);
+        assert_true(lseek(fd, 0, SEEK_END) > 0);
+        close(fd);
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(waiters_get_the_lock_in_order_with_growing_fences),
@@ -313,6 +358,7 @@ int main(void) {
                 cmocka_unit_test(watcher_on_another_node_sees_prefix_changes_in_revision_order),
                 cmocka_unit_test(list_walks_a_prefix_in_bounded_pages),
                 cmocka_unit_test(key_bound_to_an_expired_lease_disappears),
+                cmocka_unit_test(snapshot_on_demand_and_backup_to_a_callers_fd),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,6 +200,55 @@ static void node_cut_off_past_its_session_ttl_registers_anew_and_writes(void **s
         cluster_free(f);
 }
 
+static void second_node_on_the_same_data_directory_is_refused(void **state) {
+        struct fixture *f = cluster(0);
+        struct raftd_node *twin = NULL;
+        struct raftd_config c;
+        char dir[128];
+
+        raftd_config_init(&c);
+        snprintf(dir, sizeof(dir), "%s/n1", f->dir);
+        c.id = 1;
+        c.data_dir = dir;
+        assert_int_equal(raftd_node_new(f->loop, &c, &twin), 0);
+        assert_int_equal(raftd_node_start(twin), -EBUSY);
+        raftd_node_free(twin);
+        /* The running node is unharmed. */
+        put(f, 1, "/still", "fine");
+        cluster_free(f);
+}
+
+static void damaged_state_file_is_rebuilt_from_snapshot_and_log(void **state) {
+        struct fixture *f = cluster(20);
+        char key[32], val[32], path[160];
+        struct op o;
+        FILE *fp;
+
+        for (int i = 0; i < 50; i++) {
+                snprintf(key, sizeof(key), "/r/%d", i);
+                snprintf(val, sizeof(val), "v%d", i);
+                put(f, 1, key, val);
+        }
+        stop_node(f, 2);
+        /* Garbage over the state file's header and first records. */
+        snprintf(path, sizeof(path), "%s/n2/state.tdb", f->dir);
+        fp = fopen(path, "r+");
+        assert_non_null(fp);
+        for (int i = 0; i < 4096; i++)
+                fputc(0x5a, fp);
+        fclose(fp);
+        start_node(f, 2);
+        run_until(f, ready, NULL, 10);
+        for (int i = 0; i < 50; i += 7) {
+                snprintf(key, sizeof(key), "/r/%d", i);
+                snprintf(val, sizeof(val), "v%d", i);
+                get(f, 2, key, RAFTD_GET_LOCAL, &o);
+                assert_int_equal(o.error, 0);
+                assert_string_equal(o.value, val);
+        }
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(any_node_serves_writes_and_linearizable_reads),
@@ -208,6 +257,8 @@ int main(void) {
                 cmocka_unit_test(write_through_follower_completes_after_leader_is_cut_off),
                 cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
                 cmocka_unit_test(idle_node_keeps_its_session_alive),
+                cmocka_unit_test(second_node_on_the_same_data_directory_is_refused),
+                cmocka_unit_test(damaged_state_file_is_rebuilt_from_snapshot_and_log),
                 cmocka_unit_test(node_cut_off_past_its_session_ttl_registers_anew_and_writes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
