@@ -225,6 +225,18 @@ struct raftd_status {
 };
 
 void raftd_status(const struct raftd_node *n, struct raftd_status *ret);
+
+/* The node serves requests: it was started, its storage has not failed, a
+ * leader is known and this node's client session is registered (so a
+ * request made now goes through without waiting for either).  What a
+ * daemon tells its service manager as "ready". */
+bool raftd_node_ready(const struct raftd_node *n);
+/* 0 while storage works; the negative errno that made the node stop
+ * serving otherwise (it then refuses every request until restarted). */
+int raftd_node_failed(const struct raftd_node *n);
+/* Change the key length and value size limits of a running node (both
+ * > 0); requests made afterwards are checked against them. */
+int raftd_node_set_limits(struct raftd_node *n, size_t max_key_len, size_t max_value_size);
 /* Called after every change of role, term or leader, and after every batch
  * of applied entries (so commit and applied indexes are current). */
 void raftd_on_status(struct raftd_node *n, void (*cb)(void *userdata, const struct raftd_status *s),

@@ -94,16 +94,20 @@ int kv_snapshot_write(struct kv *kv, int fd) {
         wire_put64(h + 12, kv->applied);
         wire_put64(h + 20, kv->clock);
         (void) out_write(o, h, sizeof(h));
-        /* A read lock on the whole file for the walk: the image is of one
-         * moment even if another process wrote. */
+        /* One read lock on the whole file for both walks: the image and its
+         * digest are of one moment even if another process wrote, and TDB
+         * then skips its per-chain locks (one fcntl() per hash chain, twice,
+         * was most of the cost). */
+        if (tdb_lockall_read(kv->tdb) < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, EIO, _("Failed to lock the state file for a snapshot."));
         if (tdb_traverse_read(kv->tdb, write_one, o) < 0 && o->error == 0)
                 o->error = -EIO;
-        if (o->error < 0)
-                return log_sink_errno(&kv->opts.log, LOG_ERR, o->error, _("Failed to write a state snapshot: %m"));
-
         t[0] = 0;
         wire_put64(t + 1, o->count);
-        r = kv_digest(kv, t + 9);
+        r = o->error < 0 ? o->error : kv_digest(kv, t + 9);
+        (void) tdb_unlockall_read(kv->tdb);
+        if (o->error < 0)
+                return log_sink_errno(&kv->opts.log, LOG_ERR, o->error, _("Failed to write a state snapshot: %m"));
         if (r < 0)
                 return r;
         if (out_write(o, t, sizeof(t)) < 0 || out_flush(o) < 0)

@@ -234,16 +234,27 @@ void node_requests_read_failed(struct raftd_node *n, uint64_t id) {
 
 /* ---- submission ---- */
 
+/* Proposals wait for the end of the loop iteration and go to the core
+ * together: one append per follower for all of them. */
+struct node_proposal {
+        uint8_t *cmd;
+        size_t len;
+        uint64_t request_id; /* a local request, or ... */
+        raft_id origin;      /* ... a follower's forwarded one */
+        uint64_t origin_id;
+};
+
 /* The leader's time goes into the command: expiry of sessions, locks and
  * leases is decided from it on every node alike. */
-static int propose_stamped(struct raftd_node *n, const uint8_t *cmd, size_t len, raft_index *ret_index,
-                           raft_term *ret_term) {
+static int queue_proposal(struct raftd_node *n, const uint8_t *cmd, size_t len, uint64_t request_id, raft_id origin,
+                          uint64_t origin_id) {
         _cleanup_free_ uint8_t *stamped = NULL;
         size_t stamped_len;
         struct kv_command c;
-        struct raft_event ev = { .type = RAFT_EVENT_PROPOSE };
         int k;
 
+        if (raft_role(n->raft) != RAFT_LEADER)
+                return RAFT_ENOTLEADER;
         k = kv_command_decode(cmd, len, &c);
         if (k < 0)
                 return k;
@@ -251,10 +262,86 @@ static int propose_stamped(struct raftd_node *n, const uint8_t *cmd, size_t len,
         k = kv_command_encode(&c, &stamped, &stamped_len);
         if (k < 0)
                 return k;
-        ev.propose.type = RAFT_ENTRY_NORMAL;
-        ev.propose.data.base = stamped;
-        ev.propose.data.len = stamped_len;
-        return node_step_proposed(n, &ev, ret_index, ret_term);
+        if (n->n_proposals == n->cap_proposals) {
+                size_t cap = n->cap_proposals ? 2 * n->cap_proposals : 64;
+                struct node_proposal *a = realloc(n->proposals, cap * sizeof(*a));
+
+                if (!a)
+                        return -ENOMEM;
+                n->proposals = a;
+                n->cap_proposals = cap;
+        }
+        n->proposals[n->n_proposals++] = (struct node_proposal) {
+                .cmd = TAKE_PTR(stamped),
+                .len = stamped_len,
+                .request_id = request_id,
+                .origin = origin,
+                .origin_id = origin_id,
+        };
+        return 0;
+}
+
+static struct node_request *request_by_id(struct raftd_node *n, uint64_t id) {
+        for (struct node_request *r = n->requests; r; r = r->next)
+                if (r->id == id)
+                        return r;
+        return NULL;
+}
+
+void node_proposals_flush(struct raftd_node *n) {
+        struct node_proposal *q = n->proposals;
+        size_t count = n->n_proposals;
+        _cleanup_free_ struct raft_buf *batch = NULL;
+        struct raft_event ev = { .type = RAFT_EVENT_PROPOSE };
+        raft_index first = 0;
+        raft_term term = 0;
+        uint64_t now = node_now_ms(n);
+        int k;
+
+        if (count == 0)
+                return;
+        /* Detached first: answering may queue more for the next round. */
+        n->proposals = NULL;
+        n->n_proposals = n->cap_proposals = 0;
+        batch = calloc(count, sizeof(*batch));
+        if (!batch)
+                k = -ENOMEM;
+        else {
+                for (size_t i = 0; i < count; i++)
+                        batch[i] = (struct raft_buf) { q[i].cmd, q[i].len };
+                ev.propose.type = RAFT_ENTRY_NORMAL;
+                ev.propose.batch = batch;
+                ev.propose.n_batch = (unsigned) count;
+                k = node_step_proposed(n, &ev, &first, &term);
+        }
+        for (size_t i = 0; i < count; i++) {
+                raft_index index = k < 0 ? 0 : first + i;
+
+                if (q[i].origin) {
+                        send_forward_response(n, q[i].origin, q[i].origin_id, NODE_FORWARD_PROPOSE, k, index,
+                                              k < 0 ? 0 : term);
+                } else {
+                        struct node_request *r = request_by_id(n, q[i].request_id);
+
+                        if (r && k < 0)
+                                r->next_try = now + RETRY_MS;
+                        else if (r) {
+                                r->wait_index = index;
+                                r->wait_term = term;
+                                r->sent = true;
+                        }
+                }
+                free(q[i].cmd);
+        }
+        free(q);
+}
+
+void node_proposals_free(struct raftd_node *n) {
+        for (size_t i = 0; i < n->n_proposals; i++)
+                free(n->proposals[i].cmd);
+        free(n->proposals);
+        n->proposals = NULL;
+        n->n_proposals = n->cap_proposals = 0;
 }
 
 static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uint8_t type) {
@@ -393,11 +480,8 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
 
                         ev.read.id = r->id;
                         k = node_step(n, &ev);
-                } else {
-                        k = propose_stamped(n, r->cmd, r->cmd_len, &r->wait_index, &r->wait_term);
-                        if (k == 0)
-                                r->sent = true;
-                }
+                } else
+                        k = queue_proposal(n, r->cmd, r->cmd_len, r->id, 0, 0);
                 /* A proposal lost to a leader change shows only as silence;
                  * the retry under the same seq is harmless. */
                 r->next_try = now + (k == 0 ? 4 * (uint64_t) n->cfg.election_ms : RETRY_MS);
@@ -613,8 +697,9 @@ static void receive_forward_request(struct raftd_node *n, raft_id from, uint64_t
                 return;
         switch (p[0]) {
         case NODE_FORWARD_PROPOSE:
-                k = propose_stamped(n, p + 1, len - 1, &index, &term);
-                send_forward_response(n, from, id, NODE_FORWARD_PROPOSE, k, index, term);
+                k = queue_proposal(n, p + 1, len - 1, 0, from, id);
+                if (k < 0) /* otherwise answered when the batch is proposed */
+                        send_forward_response(n, from, id, NODE_FORWARD_PROPOSE, k, index, term);
                 break;
         case NODE_FORWARD_READ_INDEX: {
                 struct node_request *r = request_new(n, REQUEST_REMOTE_READ);

@@ -35,6 +35,14 @@ static uint32_t node_random(struct raftd_node *n) {
 static void send_now(struct raftd_node *n, struct raft_message *m) {
         _cleanup_free_ void *chunk = NULL;
 
+        if (m->to == n->cfg.id) {
+                /* The own vote, once durable: handed back to the core after
+                 * this round of sends (not from inside it). */
+                if (m->type == RAFT_MSG_VOTE_RESULT && n->n_self < ELEMENTSOF(n->self))
+                        n->self[n->n_self++] = *m;
+                return;
+        }
+
         if (m->type == RAFT_MSG_SNAPSHOT && !m->snapshot.data.base &&
             node_snapshot_fill_chunk(n, m, &chunk) < 0)
                 return; /* the core resends at the next heartbeat */
@@ -237,10 +245,22 @@ int node_step(struct raftd_node *n, struct raft_event *ev) {
         return node_step_proposed(n, ev, NULL, NULL);
 }
 
+static void deliver_self(struct raftd_node *n) {
+        struct raft_message self[ELEMENTSOF(n->self)];
+        size_t count = n->n_self;
+
+        memcpy(self, n->self, count * sizeof(self[0]));
+        n->n_self = 0;
+        for (size_t i = 0; i < count; i++)
+                node_receive_message(n, &self[i]);
+}
+
 void node_flush(struct raftd_node *n) {
         int r;
 
         for (int round = 0; round < 16 && !n->failed; round++) {
+                deliver_self(n);
+                node_proposals_flush(n);
                 /* Leader's appends first, so followers write in parallel. */
                 if (n->transport.flush)
                         n->transport.flush(n->transport.userdata);
@@ -249,7 +269,7 @@ void node_flush(struct raftd_node *n) {
                                 n->failed = -EIO;
                                 break;
                         }
-                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0)
+                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0 && n->n_proposals == 0 && n->n_self == 0)
                                 return;
                         continue; /* applying may have produced more work */
                 }

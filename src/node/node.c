@@ -167,6 +167,7 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
                 ev_timer_stop(n->loop, &n->kick);
                 ev_prepare_stop(n->loop, &n->flush);
         }
+        node_proposals_free(n);
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);
@@ -205,3 +206,19 @@ void raftd_on_status(struct raftd_node *n, void (*cb)(void *userdata, const stru
         n->status_userdata = userdata;
 }
 
+
+bool raftd_node_ready(const struct raftd_node *n) {
+        return n->started && n->failed == 0 && raft_leader(n->raft) != 0 && raftd_node_session(n) != 0;
+}
+
+int raftd_node_failed(const struct raftd_node *n) {
+        return n->failed < 0 ? n->failed : n->failed > 0 ? -n->failed : 0;
+}
+
+int raftd_node_set_limits(struct raftd_node *n, size_t max_key_len, size_t max_value_size) {
+        if (max_key_len == 0 || max_value_size == 0)
+                return -EINVAL;
+        n->cfg.max_key_len = max_key_len;
+        n->cfg.max_value_size = max_value_size;
+        return 0;
+}

@@ -38,6 +38,7 @@ enum node_forward_type {
 };
 
 struct node_request;
+struct node_proposal;
 struct snapshot_waiter;
 struct node_session;
 struct node_lock;
@@ -89,12 +90,16 @@ struct raftd_node {
         raft_term appended_term;
         struct raft_message *held; /* deep copies */
         size_t n_held, cap_held;
+        struct raft_message self[4]; /* to ourselves: the own vote */
+        size_t n_self;
 
         /* Client requests. */
         struct node_session *sessions; /* the default one first */
         uint64_t next_request_id;
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
+        struct node_proposal *proposals; /* this iteration's, proposed in the flush */
+        size_t n_proposals, cap_proposals;
         raft_index last_snapshot_index;
         /* Background snapshot: a child process writes it from the state
          * machine while applies wait (the log keeps the entries). */
@@ -188,6 +193,8 @@ void node_requests_role_changed(struct raftd_node *n);
 void node_requests_cancel_all(struct raftd_node *n);
 void node_requests_retry(struct raftd_node *n);
 void node_requests_kick(struct raftd_node *n);
+void node_proposals_flush(struct raftd_node *n);
+void node_proposals_free(struct raftd_node *n);
 /* Fail (with error) every pending write of session s. */
 void node_requests_fail_session(struct raftd_node *n, struct node_session *s, int error);
 /* Resubmit the session's writes under fresh sequence numbers. */

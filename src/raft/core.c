@@ -342,8 +342,10 @@ static bool receive_term(struct raft *r, const struct raft_message *m) {
 }
 
 static void handle_receive(struct raft *r, const struct raft_message *m) {
-        if (m->to != r->o.id || m->from == 0 || m->from == r->o.id || m->type == 0 ||
-            m->type >= _RAFT_MSG_TYPE_MAX)
+        if (m->to != r->o.id || m->from == 0 || m->type == 0 || m->type >= _RAFT_MSG_TYPE_MAX)
+                return;
+        /* From ourselves only the own vote, once durable (see election.c). */
+        if (m->from == r->o.id && m->type != RAFT_MSG_VOTE_RESULT)
                 return;
         if (!receive_term(r, m))
                 return;
@@ -409,9 +411,10 @@ int raft_step(struct raft *r, const struct raft_event *ev, struct raft_update *u
         case RAFT_EVENT_PROPOSE:
                 if (ev->propose.type != RAFT_ENTRY_NORMAL)
                         k = -EINVAL;
+                else if (ev->propose.n_batch > 0)
+                        k = replication_propose(r, RAFT_ENTRY_NORMAL, ev->propose.batch, ev->propose.n_batch);
                 else
-                        k = replication_propose(r, RAFT_ENTRY_NORMAL, ev->propose.data.base,
-                                                ev->propose.data.len);
+                        k = replication_propose(r, RAFT_ENTRY_NORMAL, &ev->propose.data, 1);
                 break;
         case RAFT_EVENT_READ:
                 k = read_request(r, ev->read.id);

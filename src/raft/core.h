@@ -40,6 +40,7 @@ struct progress {
         raft_index next;
         raft_index match_at_heartbeat; /* match seen at the previous heartbeat */
         uint64_t read_ack;     /* highest heartbeat round it acknowledged */
+        raft_index commit_sent; /* commit index it was last told (as it reads it) */
         /* Inflight appends as a ring of their last indexes. */
         raft_index inflight[RAFT_INFLIGHT_CAP];
         unsigned inflight_start;
@@ -185,7 +186,7 @@ void replication_handle_append(struct raft *r, const struct raft_message *m);
 void replication_handle_append_result(struct raft *r, const struct raft_message *m);
 void replication_maybe_commit(struct raft *r);
 void replication_leader_tick(struct raft *r);
-int replication_propose(struct raft *r, uint8_t type, const void *data, size_t len);
+int replication_propose(struct raft *r, uint8_t type, const struct raft_buf *entries, unsigned n);
 
 /* snapshot.c */
 void snapshot_send_chunk(struct raft *r, struct progress *p);

@@ -96,13 +96,21 @@ void election_campaign(struct raft *r, bool pre_vote, bool transfer) {
         mark_role_changed(r);
         core_reset_election_timer(r);
 
-        r->votes[r->n_votes++] = r->o.id;
-        if (r->n_votes >= core_quorum(r)) {
-                if (pre_vote)
+        if (pre_vote) {
+                r->votes[r->n_votes++] = r->o.id;
+                if (r->n_votes >= core_quorum(r)) {
                         election_campaign(r, false, transfer);
-                else
-                        become_leader(r);
-                return;
+                        return;
+                }
+        } else {
+                /* The own vote counts once it is durable, like anyone's: a
+                 * result addressed to ourselves, held until the new term is
+                 * on disk.  Otherwise a lone voter would lead, and append,
+                 * in a term it can forget in a crash and win again with
+                 * other entries at the same index and term. */
+                struct raft_message *m = core_message(r, RAFT_MSG_VOTE_RESULT, r->o.id, true);
+
+                m->vote_result.granted = true;
         }
         for (unsigned i = 0; i < r->config.n; i++) {
                 const struct raft_server *s = &r->config.servers[i];

@@ -23,7 +23,13 @@
  *    in parallel with its own disk write, Raft dissertation §10.2.1).
  *  - Once entries are durable, the caller reports so with
  *    RAFT_EVENT_PERSISTED (index and term of the last durable entry).  The
- *    core hands out committed entries only up to that index.
+ *    core hands out committed entries only up to that index.  After
+ *    installing a received snapshot, the caller reports it the same way
+ *    once the install is durable (the snapshot's index and term when no
+ *    entry follows it).
+ *  - A message addressed to the core's own id (a candidate's own vote,
+ *    always after_persist) is handed back to it with RAFT_EVENT_RECEIVE
+ *    once it may be sent.
  *  - Entries in update->entries replace every entry of the caller's log at
  *    an index >= entries[0].index (truncate the suffix first, then append).
  *  - Every event carries the caller's monotonic time in milliseconds and a
@@ -204,7 +210,12 @@ struct raft_event {
                 } persisted;
                 struct {
                         uint8_t type; /* RAFT_ENTRY_NORMAL */
+                        /* One entry, or with n_batch > 0 the n_batch entries
+                         * of batch (consecutive indexes from
+                         * update->proposed_index), replicated together. */
                         struct raft_buf data;
+                        const struct raft_buf *batch;
+                        unsigned n_batch;
                 } propose;
                 struct {
                         uint64_t id; /* caller's handle for the read */

@@ -32,6 +32,7 @@ void replication_send_append(struct raft *r, struct progress *p) {
         m->append.commit = r->commit;
         m->append.read_ctx = r->read_round_sent;
         m->append.n_entries = n; /* entries are resolved when the update is finished */
+        p->commit_sent = MAX_U64(p->commit_sent, MIN_U64(r->commit, prev + n));
 
         if (p->state == PROGRESS_REPLICATE) {
                 if (n > 0) {
@@ -70,6 +71,14 @@ static void send_heartbeat(struct raft *r, struct progress *p) {
 
         m->append.commit = MIN_U64(r->commit, p->match);
         m->append.read_ctx = r->read_round_sent;
+        p->commit_sent = MAX_U64(p->commit_sent, m->append.commit);
+}
+
+/* Tell a follower a commit index it has not heard yet, at once: a follower
+ * that forwarded a write answers its client when it applies the entry. */
+static void send_commit(struct raft *r, struct progress *p) {
+        if (p->id != r->o.id && p->state == PROGRESS_REPLICATE && MIN_U64(r->commit, p->match) > p->commit_sent)
+                send_heartbeat(r, p);
 }
 
 void replication_send_heartbeats(struct raft *r) {
@@ -158,32 +167,36 @@ void replication_maybe_commit(struct raft *r) {
         if (index <= r->commit || log_term_at(&r->log, index) != r->hs.term)
                 return;
         r->commit = index;
-        /* Followers learn the new commit index now rather than with the
-         * next append: a follower that forwarded a write answers its client
-         * when it applies the entry itself. */
         for (unsigned i = 0; i < r->n_prs; i++)
-                if (r->prs[i].id != r->o.id && r->prs[i].state == PROGRESS_REPLICATE && r->prs[i].match > 0)
-                        send_heartbeat(r, &r->prs[i]);
+                send_commit(r, &r->prs[i]);
         /* A leader that removed itself steps down once that is committed. */
         if (r->config_index <= r->commit && !core_is_voter(r, r->o.id))
                 election_become_follower(r, r->hs.term, 0);
 }
 
-int replication_propose(struct raft *r, uint8_t type, const void *data, size_t len) {
-        raft_index index;
+int replication_propose(struct raft *r, uint8_t type, const struct raft_buf *entries, unsigned n) {
+        raft_index first;
         int k;
 
         if (r->role != RAFT_LEADER)
                 return RAFT_ENOTLEADER;
         if (r->transferee)
                 return RAFT_EBUSY;
-        k = log_append(&r->log, r->hs.term, type, data, len);
-        if (k < 0)
-                return k;
-        index = log_last_index(&r->log);
-        r->persist_from = MIN_U64(r->persist_from, index);
-        r->u->proposed_index = index;
+        if (!entries || n == 0)
+                return -EINVAL;
+        first = log_last_index(&r->log) + 1;
+        for (unsigned i = 0; i < n; i++) {
+                k = log_append(&r->log, r->hs.term, type, entries[i].base, entries[i].len);
+                if (k < 0) {
+                        /* All or nothing: the caller learns one outcome. */
+                        log_truncate(&r->log, first);
+                        return k;
+                }
+        }
+        r->persist_from = MIN_U64(r->persist_from, first);
+        r->u->proposed_index = first;
         r->u->proposed_term = r->hs.term;
+        /* One round of appends for the whole batch. */
         replication_broadcast(r);
         return 0;
 }
@@ -354,4 +367,5 @@ void replication_handle_append_result(struct raft *r, const struct raft_message 
                 return;
         transfer_progress(r, p);
         send_pending(r, p);
+        send_commit(r, p);
 }

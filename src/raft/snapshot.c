@@ -44,11 +44,14 @@ static int keep_chunk(struct raft *r, const struct raft_snapshot_chunk *c) {
 
 static void install(struct raft *r, const struct raft_snapshot_meta *meta) {
         r->snap = *meta;
+        /* Until the caller reports the install durable (PERSISTED with the
+         * snapshot's index and term), only what was durable and committed
+         * before is known to match the leader's log. */
+        r->persisted = MIN_U64(r->persisted, r->commit);
         log_reset(&r->log, meta->index, meta->term);
         r->persist_from = UINT64_MAX;
         r->commit = MAX_U64(r->commit, meta->index);
         r->applied = meta->index;
-        r->persisted = meta->index;
         r->rx_active = false;
         core_apply_config(r, &meta->config, 0);
 }
@@ -72,9 +75,11 @@ void snapshot_handle_chunk(struct raft *r, const struct raft_message *m) {
                 /* Everything it covers is here already: committed, or in a
                  * log that matches the leader's up to its last entry (Raft
                  * Fig. 13 step 6).  Installing it would drop entries after
-                 * it that this server may have acknowledged. */
+                 * it that this server may have acknowledged.  "Done" claims
+                 * them durable: the answer waits until they are. */
                 r->rx_active = false;
                 res.done = true;
+                wrote = c->meta.index > r->persisted;
         } else {
                 bool same = r->rx_active && r->rx_meta.index == c->meta.index && r->rx_meta.term == c->meta.term;
 

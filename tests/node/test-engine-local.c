@@ -249,6 +249,76 @@ static void damaged_state_file_is_rebuilt_from_snapshot_and_log(void **state) {
         cluster_free(f);
 }
 
+static void record_leader_seen(void *userdata, const struct raftd_status *s) {
+        bool *seen = userdata;
+
+        /* The status callback is where a daemon learns it became ready. */
+        *seen = *seen || s->leader != 0;
+}
+
+struct ready_probe {
+        struct raftd_node *node;
+        bool seen_ready;
+};
+
+static void probe_ready(void *userdata, const struct raftd_status *s) {
+        struct ready_probe *p = userdata;
+
+        if (raftd_node_ready(p->node))
+                p->seen_ready = true;
+}
+
+static bool probe_saw_ready(struct fixture *f, void *arg) {
+        return ((struct ready_probe *) arg)->seen_ready;
+}
+
+static void node_is_ready_only_once_a_leader_is_known_and_its_session_is_up(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct ready_probe probe = { 0 };
+        bool leader_seen = false;
+
+        assert_non_null(f);
+        f->loop = ev_loop_new(EVFLAG_AUTO);
+        f->hub = hub_new(f->loop);
+        strcpy(f->dir, "/tmp/raftd-engine-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        start_node(f, 1);
+        raftd_on_status(f->nodes[1], record_leader_seen, &leader_seen);
+        run_for(f, 0.6); /* three election timeouts alone: no quorum */
+        assert_false(leader_seen);
+        assert_false(raftd_node_ready(f->nodes[1]));
+        assert_int_equal(raftd_node_failed(f->nodes[1]), 0);
+
+        probe.node = f->nodes[1];
+        raftd_on_status(f->nodes[1], probe_ready, &probe);
+        start_node(f, 2);
+        start_node(f, 3);
+        /* Readiness must become visible from a status callback, not only by
+         * polling: the daemon sends READY=1 from there. */
+        run_until(f, probe_saw_ready, &probe, 10);
+        assert_true(raftd_node_ready(f->nodes[1]));
+        assert_int_not_equal(raftd_node_session(f->nodes[1]), 0);
+        cluster_free(f);
+}
+
+static void lowered_value_limit_refuses_a_put_at_once_and_raised_allows_it(void **state) {
+        struct fixture *f = cluster(0);
+        raft_id a = follower_of(f, 0);
+        struct op o = { 0 };
+
+        assert_int_equal(raftd_node_set_limits(f->nodes[a], 64, 4), 0);
+        assert_int_equal(raftd_put(f->nodes[a], "/k", 2, "12345", 5, write_done, &o), RAFTD_E_TOO_LARGE);
+        assert_int_equal(raftd_node_set_limits(f->nodes[a], 1, 100), 0);
+        assert_int_equal(raftd_put(f->nodes[a], "/k", 2, "12345", 5, write_done, &o), RAFTD_E_TOO_LARGE);
+        assert_int_equal(raftd_node_set_limits(f->nodes[a], 0, 100), -EINVAL);
+        assert_int_equal(raftd_node_set_limits(f->nodes[a], 64, 0), -EINVAL);
+        assert_int_equal(raftd_node_set_limits(f->nodes[a], 64, 5), 0);
+        assert_int_equal(raftd_put(f->nodes[a], "/k", 2, "12345", 5, write_done, &o), 0);
+        run_until(f, op_done, &o, 10);
+        assert_int_equal(o.error, 0);
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(any_node_serves_writes_and_linearizable_reads),
@@ -260,6 +330,8 @@ int main(void) {
                 cmocka_unit_test(second_node_on_the_same_data_directory_is_refused),
                 cmocka_unit_test(damaged_state_file_is_rebuilt_from_snapshot_and_log),
                 cmocka_unit_test(node_cut_off_past_its_session_ttl_registers_anew_and_writes),
+                cmocka_unit_test(node_is_ready_only_once_a_leader_is_known_and_its_session_is_up),
+                cmocka_unit_test(lowered_value_limit_refuses_a_put_at_once_and_raised_allows_it),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,13 @@ const struct cl_msg *cl_find(const struct cl *c, uint8_t type, raft_id to) {
         return NULL;
 }
 
+const struct cl_msg *cl_find_from(const struct cl *c, uint8_t type, raft_id from, raft_id to) {
+        for (size_t i = 0; i < c->n_q; i++)
+                if (c->q[i].m.type == type && c->q[i].m.from == from && c->q[i].m.to == to)
+                        return &c->q[i];
+        return NULL;
+}
+
 raft_id cl_leader(const struct cl *c) {
         raft_id found = 0;
 

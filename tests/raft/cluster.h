@@ -79,4 +79,5 @@ void cl_restart(struct cl *c, raft_id id);
 /* Count queued messages of a type to a node (0 = any). */
 unsigned cl_count(const struct cl *c, uint8_t type, raft_id to);
 const struct cl_msg *cl_find(const struct cl *c, uint8_t type, raft_id to);
+const struct cl_msg *cl_find_from(const struct cl *c, uint8_t type, raft_id from, raft_id to);
 raft_id cl_leader(const struct cl *c);

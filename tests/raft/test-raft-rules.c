@@ -102,6 +102,9 @@ static void commit_counts_replicas_only_for_current_term_entries(void **state) {
         assert_int_equal(raft_role(r), RAFT_PRE_CANDIDATE);
         assert_int_equal(step_msg(r, &u, RAFT_MSG_PRE_VOTE_RESULT, 2, 4, fill_granted, 0), 0);
         assert_int_equal(raft_role(r), RAFT_CANDIDATE);
+        /* The own vote, handed back once durable, and node 2's. */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_VOTE_RESULT, 1, 4, fill_granted, 0), 0);
+        assert_int_equal(raft_role(r), RAFT_CANDIDATE);
         assert_int_equal(step_msg(r, &u, RAFT_MSG_VOTE_RESULT, 2, 4, fill_granted, 0), 0);
         assert_int_equal(raft_role(r), RAFT_LEADER);
         assert_int_equal(raft_last_index(r), 3); /* the no-op of term 4 */
@@ -209,11 +212,39 @@ static void granted_vote_and_vote_requests_wait_for_persistence(void **state) {
         assert_non_null(q);
         assert_true(q->after_persist);
         assert_true(c->nodes[1].hs.vote == 1);
-        cl_deliver_all(c, 1);
-        q = cl_find(c, RAFT_MSG_VOTE_RESULT, 1);
+        /* Its own vote too waits for the disk. */
+        q = cl_find_from(c, RAFT_MSG_VOTE_RESULT, 1, 1);
+        assert_non_null(q);
+        assert_true(q->after_persist);
+        while (c->n_q > 0 && c->q[0].m.type != RAFT_MSG_VOTE)
+                cl_deliver_all(c, 1);
+        cl_deliver_all(c, 1); /* node 2 grants */
+        q = cl_find_from(c, RAFT_MSG_VOTE_RESULT, 2, 1);
         assert_non_null(q);
         assert_true(q->m.vote_result.granted);
         assert_true(q->after_persist);
+        cl_free(c);
+}
+
+/* Found by the simulator: a lone voter that led a term before the term
+ * was on disk could crash, win the same term again and put other entries
+ * at the same index and term. */
+static void lone_voter_leads_only_once_its_term_is_durable(void **state) {
+        struct cl *c = cl_new(1, 1, NULL);
+        raft_term t;
+
+        c->now += 3000;
+        cl_tick(c, 1);
+        t = raft_term_current(R(c, 1));
+        assert_int_equal(raft_role(R(c, 1)), RAFT_CANDIDATE);
+        /* Nothing may leave in the new term before the own vote is back. */
+        assert_int_equal(cl_count(c, RAFT_MSG_APPEND, 0), 0);
+        assert_non_null(cl_find_from(c, RAFT_MSG_VOTE_RESULT, 1, 1));
+        /* The harness persists synchronously: handing the vote back is the
+         * moment the term is on disk. */
+        cl_deliver_all(c, 1);
+        assert_int_equal(raft_role(R(c, 1)), RAFT_LEADER);
+        assert_int_equal(c->nodes[1].hs.term, t);
         cl_free(c);
 }
 
@@ -315,6 +346,29 @@ static void appends_respect_byte_batch_limit(void **state) {
                         bytes += c->q[i].m.append.entries[k].data.len;
                 assert_true(bytes <= 10);
         }
+        cl_free(c);
+}
+
+static void batch_proposal_goes_out_in_one_append_per_follower(void **state) {
+        struct cl *c = three_with_leader(NULL);
+        struct raft_buf batch[5] = { { "a", 1 }, { "b", 1 }, { "c", 1 }, { "d", 1 }, { "e", 1 } };
+        struct raft_event ev = { .type = RAFT_EVENT_PROPOSE };
+        raft_index before = raft_last_index(R(c, 1));
+        const struct cl_msg *q;
+
+        ev.propose.type = RAFT_ENTRY_NORMAL;
+        ev.propose.batch = batch;
+        ev.propose.n_batch = 5;
+        assert_int_equal(cl_step(c, 1, &ev), 0);
+        assert_int_equal(raft_last_index(R(c, 1)), before + 5);
+        for (unsigned i = 0; i < 5; i++)
+                assert_memory_equal(raft_entry_at(R(c, 1), before + 1 + i)->data.base, batch[i].base, 1);
+        assert_int_equal(cl_count(c, RAFT_MSG_APPEND, 2), 1);
+        q = cl_find(c, RAFT_MSG_APPEND, 2);
+        assert_int_equal(q->m.append.n_entries, 5);
+        assert_memory_equal(q->m.append.entries[4].data.base, "e", 1);
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 1)), before + 5);
         cl_free(c);
 }
 
@@ -625,6 +679,57 @@ static void snapshot_covered_by_a_matching_log_is_not_installed(void **state) {
         cl_free(c);
 }
 
+static void fill_append_2_to_4(struct raft_message *m, uint64_t arg) {
+        static struct raft_entry e[3] = { { .term = 2, .index = 2, .type = RAFT_ENTRY_NOOP },
+                                          { .term = 2, .index = 3, .type = RAFT_ENTRY_NOOP },
+                                          { .term = 2, .index = 4, .type = RAFT_ENTRY_NOOP } };
+
+        m->append.prev_index = 1;
+        m->append.prev_term = 1;
+        m->append.commit = 1;
+        m->append.n_entries = 3;
+        m->append.entries = e;
+}
+
+static void fill_chunk_term2(struct raft_message *m, uint64_t index) {
+        fill_chunk(m, index);
+        m->snapshot.meta.term = 2;
+}
+
+/* Found by the simulator: "done" for a snapshot the log covers claims the
+ * covered entries durable, so it waits for them like an append result. */
+static void covered_snapshot_is_acknowledged_only_once_durable(void **state) {
+        struct raft_config conf = { .n = 3 };
+        uint8_t buf[64];
+        struct raft_entry boot = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
+        struct raft_hard_state hs = { .term = 1 };
+        struct raft_event persisted = { .type = RAFT_EVENT_PERSISTED, .now = 100000 };
+        struct raft_options o;
+        struct raft_update u;
+        struct raft *r;
+
+        for (unsigned i = 0; i < 3; i++)
+                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
+        raft_config_encode(&conf, buf);
+        boot.data.len = raft_config_encoded_size(&conf);
+        raft_options_default(&o, 2);
+        assert_int_equal(raft_new(&o, &r), 0);
+        assert_int_equal(raft_load(r, &hs, NULL, &boot, 1), 0);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_APPEND, 1, 2, fill_append_2_to_4, 0), 0);
+        assert_int_equal(u.n_entries, 3); /* to persist; not reported yet */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 1, 2, fill_chunk_term2, 3), 0);
+        assert_int_equal(u.n_messages, 1);
+        assert_true(u.messages[0].snapshot_result.done);
+        assert_true(u.after_persist[0]);
+        persisted.persisted.index = 4;
+        persisted.persisted.term = 2;
+        assert_int_equal(raft_step(r, &persisted, &u), 0);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 1, 2, fill_chunk_term2, 3), 0);
+        assert_true(u.messages[0].snapshot_result.done);
+        assert_false(u.after_persist[0]);
+        raft_free(r);
+}
+
 static void restart_reloads_durable_state_and_rejoins(void **state) {
         struct cl *c = three_with_leader(NULL);
         raft_index last;
@@ -677,10 +782,12 @@ int main(void) {
                 cmocka_unit_test(check_quorum_deposes_leader_cut_off_from_majority),
                 cmocka_unit_test(votes_ignored_while_leader_is_in_contact),
                 cmocka_unit_test(granted_vote_and_vote_requests_wait_for_persistence),
+                cmocka_unit_test(lone_voter_leads_only_once_its_term_is_durable),
                 cmocka_unit_test(follower_acknowledges_entries_only_after_persistence),
                 cmocka_unit_test(fast_backoff_skips_a_conflicting_term_in_one_round),
                 cmocka_unit_test(appends_respect_entry_batch_and_inflight_window),
                 cmocka_unit_test(appends_respect_byte_batch_limit),
+                cmocka_unit_test(batch_proposal_goes_out_in_one_append_per_follower),
                 cmocka_unit_test(lost_appends_are_resent_after_a_heartbeat_without_progress),
                 cmocka_unit_test(read_index_refused_until_leader_commits_in_its_term),
                 cmocka_unit_test(read_index_waits_for_majority_and_one_round_serves_many),
@@ -695,6 +802,7 @@ int main(void) {
                 cmocka_unit_test(lagging_follower_receives_snapshot_in_chunks),
                 cmocka_unit_test(snapshot_transfer_resumes_from_follower_offset_after_loss),
                 cmocka_unit_test(snapshot_covered_by_a_matching_log_is_not_installed),
+                cmocka_unit_test(covered_snapshot_is_acknowledged_only_once_durable),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };
