@@ -198,15 +198,6 @@ int disk_save_snapshot(struct disk *d, const struct raft_snapshot_meta *meta, co
         return 0;
 }
 
-raft_index disk_pending_install(const struct disk *d) {
-        raft_index index = 0;
-
-        for (size_t i = 0; i < d->n_pending; i++)
-                if (d->pending[i].has_chunk && d->pending[i].chunk.done)
-                        index = MAX(index, d->pending[i].chunk.meta.index);
-        return index;
-}
-
 raft_index disk_last_index(const struct disk *d) {
         if (d->n_log)
                 return d->log[d->n_log - 1].index;

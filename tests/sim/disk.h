@@ -72,9 +72,6 @@ void disk_crash(struct disk *d);
 int disk_save_snapshot(struct disk *d, const struct raft_snapshot_meta *meta, const void *image, size_t len,
                        raft_index trailing);
 
-/* The index of the newest snapshot install still queued, or 0. */
-raft_index disk_pending_install(const struct disk *d);
-
 /* The last durable entry (or the snapshot's, if the log is empty). */
 raft_index disk_last_index(const struct disk *d);
 raft_term disk_last_term(const struct disk *d);

@@ -12,11 +12,9 @@
 #include "sim.h"
 
 static void usage(FILE *f, const char *argv0) {
-        fprintf(f, _("usage: %s --seed S [--seeds N] [--steps K] [--nodes M] [--no-disk-stalls]\n"
-                     "       [--check-snapshot-acks] [--verbose]\n"
+        fprintf(f, _("usage: %s --seed S [--seeds N] [--steps K] [--nodes M] [--no-disk-stalls] [--verbose]\n"
                      "Runs seeds S .. S+N-1; --verbose prints the story of each run;\n"
-                     "--no-disk-stalls turns off the slow disk writes (50..300 ms more) of the fault mix;\n"
-                     "--check-snapshot-acks also checks that a done snapshot result waits for the disk.\n"),
+                     "--no-disk-stalls turns off the slow disk writes (50..300 ms more) of the fault mix.\n"),
                 argv0);
 }
 
@@ -31,8 +29,6 @@ static void print_failure(const char *argv0, const struct sim_options *o, const 
                 snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --nodes %u", o->nodes);
         if (!o->disk_stalls)
                 snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --no-disk-stalls");
-        if (o->check_snapshot_acks)
-                snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --check-snapshot-acks");
         fprintf(stderr, _("seed %" PRIu64 " FAILED: %s\n  replay: %s --seed %" PRIu64 "%s --verbose\n"), o->seed,
                 failure, argv0, o->seed, extra);
 }
@@ -58,7 +54,6 @@ int main(int argc, char *argv[]) {
                 { "verbose", no_argument, NULL, 'v' },
                 { "disk-stalls", no_argument, NULL, 'D' },
                 { "no-disk-stalls", no_argument, NULL, 'd' },
-                { "check-snapshot-acks", no_argument, NULL, 'A' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -66,7 +61,7 @@ int main(int argc, char *argv[]) {
         uint64_t seeds = 1, nodes = 0, failures = 0, steps = 0, sim_ms = 0, leaders = 0, applied = 0;
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:n:k:m:vDdAh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:n:k:m:vDdh", options, NULL)) >= 0) {
                 uint64_t *target = NULL;
 
                 switch (c) {
@@ -90,9 +85,6 @@ int main(int argc, char *argv[]) {
                         continue;
                 case 'd':
                         o.disk_stalls = false;
-                        continue;
-                case 'A':
-                        o.check_snapshot_acks = true;
                         continue;
                 case 'h':
                         usage(stdout, argv[0]);

@@ -17,11 +17,8 @@
 struct sim_options {
         uint64_t seed;
         uint64_t steps; /* core steps in the fault phase */
-        unsigned nodes; /* initial voters; 0: 2, 3 or 5, chosen by the seed */
+        unsigned nodes; /* initial voters; 0: 1, 2, 3 or 5, chosen by the seed */
         bool disk_stalls; /* now and then a write takes 50..300 ms more */
-        /* No acknowledgement of a snapshot may leave before its install is
-         * durable.  Off until finding F3 is fixed in the core. */
-        bool check_snapshot_acks;
         FILE *trace;    /* the story of the run, or NULL */
 };
 
