@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Clusters for the D-Bus tests: every node is a raftd-bus-host process on
+ * 127.0.0.1 with a private dbus-daemon of its own (as each machine has its
+ * own system bus), clients are sd-bus connections or busctl processes. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#define CLUSTER_MAX 5
+
+struct bus_node {
+        pid_t host;
+        int host_in;  /* closing it stops the host */
+        int host_out; /* "ready" */
+        pid_t daemon;
+        char address[256];
+};
+
+struct bus_cluster {
+        unsigned n;
+        char dir[64];
+        char key[128];
+        int ports[CLUSTER_MAX + 1];
+        struct bus_node node[CLUSTER_MAX + 1];
+        /* Extra host arguments, e.g. "--allow-write=65534"; NULL-terminated. */
+        const char *host_args[8];
+};
+
+/* Start n buses and n hosts and wait until every host is ready. */
+void cluster_start(struct bus_cluster *c, unsigned n);
+void cluster_stop(struct bus_cluster *c);
+void cluster_kill_host(struct bus_cluster *c, unsigned id);
+/* The node that every node calls leader, 0 if none within deadline_ms. */
+unsigned cluster_leader(struct bus_cluster *c, int deadline_ms);
+
+/* A client connection to node id's bus. */
+sd_bus *cluster_client(struct bus_cluster *c, unsigned id);
+
+/* Run a shell command line; returns its exit status, stdout+stderr in out. */
+int run(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
