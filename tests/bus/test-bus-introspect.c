@@ -119,8 +119,19 @@ static void report_missing(const char *title, const char *a, const char *b) {
         }
 }
 
+static struct bus_cluster c;
+
+static int setup(void **state) {
+        cluster_start(&c, 1);
+        return 0;
+}
+
+static int teardown(void **state) {
+        cluster_stop(&c);
+        return 0;
+}
+
 static void test_served_api_equals_the_xml_contract(void **state) {
-        struct bus_cluster c = {};
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         const char *served;
@@ -134,7 +145,6 @@ static void test_served_api_equals_the_xml_contract(void **state) {
         assert_true(getdelim(&contract, &len, 0, f) > 0);
         fclose(f);
 
-        cluster_start(&c, 1);
         bus = cluster_client(&c, 1);
         assert_int_equal(sd_bus_call_method(bus, "org.raftd1", "/org/raftd1", "org.freedesktop.DBus.Introspectable",
                                             "Introspect", &e, &reply, ""),
@@ -156,7 +166,6 @@ static void test_served_api_equals_the_xml_contract(void **state) {
         free(contract);
         sd_bus_message_unref(reply);
         sd_bus_flush_close_unref(bus);
-        cluster_stop(&c);
 }
 
 int main(void) {
@@ -164,5 +173,5 @@ int main(void) {
                 cmocka_unit_test(test_served_api_equals_the_xml_contract),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, setup, teardown);
 }
