@@ -48,7 +48,7 @@ static long long now_ms(void) {
 }
 
 /* Read one line from fd within deadline_ms; false on timeout or EOF. */
-static bool read_line(int fd, char *buf, size_t size, int deadline_ms) {
+bool cluster_read_line(int fd, char *buf, size_t size, int deadline_ms) {
         long long end = now_ms() + deadline_ms;
         size_t len = 0;
 
@@ -118,7 +118,7 @@ static void start_bus(struct bus_cluster *c, unsigned id) {
                 _exit(127);
         }
         close(out[1]);
-        if (!read_line(out[0], b->address, sizeof(b->address), 10000) || !read_line(out[0], line, sizeof(line), 10000))
+        if (!cluster_read_line(out[0], b->address, sizeof(b->address), 10000) || !cluster_read_line(out[0], line, sizeof(line), 10000))
                 die("dbus-daemon did not start");
         b->daemon = (pid_t) atoi(line);
         close(out[0]);
@@ -188,7 +188,7 @@ void cluster_start(struct bus_cluster *c, unsigned n) {
         for (unsigned id = 1; id <= n; id++)
                 start_host(c, id);
         for (unsigned id = 1; id <= n; id++)
-                if (!read_line(c->node[id].host_out, line, sizeof(line), 20000) || strcmp(line, "ready") != 0) {
+                if (!cluster_read_line(c->node[id].host_out, line, sizeof(line), 20000) || strcmp(line, "ready") != 0) {
                         fprintf(stderr, "bus-cluster: node %u did not become ready\n", id);
                         abort();
                 }

@@ -40,5 +40,8 @@ unsigned cluster_leader(struct bus_cluster *c, int deadline_ms);
 /* A client connection to node id's bus. */
 sd_bus *cluster_client(struct bus_cluster *c, unsigned id);
 
+/* Read one line (without its newline) within deadline_ms; false on timeout or EOF. */
+bool cluster_read_line(int fd, char *buf, size_t size, int deadline_ms);
+
 /* Run a shell command line; returns its exit status, stdout+stderr in out. */
 int run(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
