@@ -206,16 +206,23 @@ void cluster_kill_host(struct bus_cluster *c, unsigned id) {
         close(b->host_out);
 }
 
-void cluster_stop(struct bus_cluster *c) {
+int cluster_stop(struct bus_cluster *c) {
         char cmd[128];
+        int failed = 0;
 
         for (unsigned id = 1; id <= c->n; id++) {
                 struct bus_node *b = &c->node[id];
 
                 if (b->host > 0) {
                         /* EOF on stdin: a clean stop, so leaks and sanitizer reports show. */
+                        int status = 0;
+
                         close(b->host_in);
-                        (void) waitpid(b->host, NULL, 0);
+                        (void) waitpid(b->host, &status, 0);
+                        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                                fprintf(stderr, "bus-cluster: node %u ended with status 0x%x\n", id, status);
+                                failed++;
+                        }
                         close(b->host_out);
                         b->host = 0;
                 }
@@ -225,6 +232,7 @@ void cluster_stop(struct bus_cluster *c) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "bus-cluster: could not remove %s\n", c->dir);
+        return failed > 0 ? -1 : 0;
 }
 
 sd_bus *cluster_client(struct bus_cluster *c, unsigned id) {

@@ -32,7 +32,8 @@ struct bus_cluster {
 
 /* Start n buses and n hosts and wait until every host is ready. */
 void cluster_start(struct bus_cluster *c, unsigned n);
-void cluster_stop(struct bus_cluster *c);
+/* Stops everything; -1 if a host did not end cleanly (e.g. a sanitizer report). */
+int cluster_stop(struct bus_cluster *c);
 void cluster_kill_host(struct bus_cluster *c, unsigned id);
 /* The node that every node calls leader, 0 if none within deadline_ms. */
 unsigned cluster_leader(struct bus_cluster *c, int deadline_ms);
