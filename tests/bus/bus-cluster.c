@@ -87,21 +87,48 @@ static void start_bus(struct bus_cluster *c, unsigned id) {
         f = fopen(conf, "we");
         if (!f)
                 die("bus config");
-        fprintf(f,
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                "<busconfig>\n"
-                "  <type>session</type>\n"
-                "  <listen>unix:dir=%s</listen>\n"
-                "  <auth>EXTERNAL</auth>\n"
-                "  <policy context=\"default\">\n"
-                "    <allow user=\"*\"/>\n"
-                "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-                "    <allow eavesdrop=\"true\"/>\n"
-                "    <allow own=\"*\"/>\n"
-                "  </policy>\n"
-                "</busconfig>\n",
-                sock);
+        if (c->policy)
+                /* Like Debian's system.conf: nothing is allowed unless a
+                 * policy file allows it. */
+                fprintf(f,
+                        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                        "<busconfig>\n"
+                        "  <type>system</type>\n"
+                        "  <listen>unix:dir=%s</listen>\n"
+                        "  <auth>EXTERNAL</auth>\n"
+                        "  <policy context=\"default\">\n"
+                        "    <allow user=\"*\"/>\n"
+                        "    <deny own=\"*\"/>\n"
+                        "    <deny send_type=\"method_call\"/>\n"
+                        "    <allow send_type=\"signal\"/>\n"
+                        "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+                        "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+                        "    <allow receive_type=\"method_call\"/>\n"
+                        "    <allow receive_type=\"method_return\"/>\n"
+                        "    <allow receive_type=\"error\"/>\n"
+                        "    <allow receive_type=\"signal\"/>\n"
+                        "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+                        "  </policy>\n"
+                        "  <include>%s</include>\n"
+                        "</busconfig>\n",
+                        sock, c->policy);
+        else
+                fprintf(f,
+                        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                        "<busconfig>\n"
+                        "  <type>session</type>\n"
+                        "  <listen>unix:dir=%s</listen>\n"
+                        "  <auth>EXTERNAL</auth>\n"
+                        "  <policy context=\"default\">\n"
+                        "    <allow user=\"*\"/>\n"
+                        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+                        "    <allow eavesdrop=\"true\"/>\n"
+                        "    <allow own=\"*\"/>\n"
+                        "  </policy>\n"
+                        "</busconfig>\n",
+                        sock);
         fclose(f);
 
         if (pipe2(out, O_CLOEXEC) < 0)
@@ -168,7 +195,7 @@ static void start_host(struct bus_cluster *c, unsigned id) {
         b->host_out = out[0];
 }
 
-void cluster_start(struct bus_cluster *c, unsigned n) {
+int cluster_start(struct bus_cluster *c, unsigned n) {
         char line[64];
 
         c->n = n;
@@ -190,8 +217,9 @@ void cluster_start(struct bus_cluster *c, unsigned n) {
         for (unsigned id = 1; id <= n; id++)
                 if (!cluster_read_line(c->node[id].host_out, line, sizeof(line), 20000) || strcmp(line, "ready") != 0) {
                         fprintf(stderr, "bus-cluster: node %u did not become ready\n", id);
-                        abort();
+                        return -1;
                 }
+        return 0;
 }
 
 void cluster_kill_host(struct bus_cluster *c, unsigned id) {

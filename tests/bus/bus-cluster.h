@@ -28,10 +28,14 @@ struct bus_cluster {
         struct bus_node node[CLUSTER_MAX + 1];
         /* Extra host arguments, e.g. "--allow-write=65534"; NULL-terminated. */
         const char *host_args[8];
+        /* A system-bus-like config that includes this policy file; NULL:
+         * a permissive bus. */
+        const char *policy;
 };
 
-/* Start n buses and n hosts and wait until every host is ready. */
-void cluster_start(struct bus_cluster *c, unsigned n);
+/* Start n buses and n hosts and wait until every host is ready; -1 if one
+ * did not become ready (call cluster_stop() either way). */
+int cluster_start(struct bus_cluster *c, unsigned n);
 /* Stops everything; -1 if a host did not end cleanly (e.g. a sanitizer report). */
 int cluster_stop(struct bus_cluster *c);
 void cluster_kill_host(struct bus_cluster *c, unsigned id);

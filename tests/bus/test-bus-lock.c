@@ -26,8 +26,12 @@
 static struct bus_cluster cluster;
 
 static int setup(void **state) {
-        cluster_start(&cluster, 3);
-        return cluster_leader(&cluster, 20000) ? 0 : -1;
+        if (cluster_start(&cluster, 3) < 0 || cluster_leader(&cluster, 20000) == 0) {
+                /* cmocka runs no teardown after a failed setup. */
+                (void) cluster_stop(&cluster);
+                return -1;
+        }
+        return 0;
 }
 
 /* Clients a failed test left behind, so the cluster can stop. */
