@@ -9,7 +9,8 @@
  *       [--max-key-len=N] [--max-value-size=N] [--verbose]
  *
  * Prints "ready" once the name is owned and the node's client session is
- * registered; stops when stdin reaches EOF (its driver went away).
+ * registered.  Stops on SIGTERM or SIGINT, and when stdin is a pipe, on its
+ * EOF (the test driving it went away).
  */
 #include <ev.h>
 #include <getopt.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bus.h"
@@ -30,6 +33,7 @@ uint64_t raftd_node_session(const struct raftd_node *n);
 struct host {
         struct raftd_node *node;
         ev_io in;
+        ev_signal term, interrupt;
         ev_timer ready_check;
         bool verbose;
         uid_t uids[_BUS_ACCESS_MAX][MAX_UIDS];
@@ -40,6 +44,10 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
 
         if (read(STDIN_FILENO, buf, sizeof(buf)) <= 0)
                 ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+        ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_ready_check(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -101,6 +109,7 @@ int main(int argc, char **argv) {
         struct host h = {};
         struct ev_loop *loop;
         struct bus *bus = NULL;
+        struct stat st;
         int opt, r;
 
         raftd_config_init(&c);
@@ -183,9 +192,14 @@ int main(int argc, char **argv) {
                 raftd_node_free(h.node);
                 return 1;
         }
-        ev_io_init(&h.in, on_stdin, STDIN_FILENO, EV_READ);
-        h.in.data = &h;
-        ev_io_start(loop, &h.in);
+        if (fstat(STDIN_FILENO, &st) >= 0 && S_ISFIFO(st.st_mode)) {
+                ev_io_init(&h.in, on_stdin, STDIN_FILENO, EV_READ);
+                ev_io_start(loop, &h.in);
+        }
+        ev_signal_init(&h.term, on_stop_signal, SIGTERM);
+        ev_signal_start(loop, &h.term);
+        ev_signal_init(&h.interrupt, on_stop_signal, SIGINT);
+        ev_signal_start(loop, &h.interrupt);
         ev_timer_init(&h.ready_check, on_ready_check, 0.01, 0.01);
         h.ready_check.data = &h;
         ev_timer_start(loop, &h.ready_check);
