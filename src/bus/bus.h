@@ -56,7 +56,8 @@ struct bus_options {
  * org.raftd1 (-EEXIST if another process owns it). */
 int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_options *o, const struct log_sink *log,
             struct bus **ret);
-/* Pending calls are dropped unanswered, held locks released. */
+/* Pending calls are dropped unanswered, held locks released.  Call it
+ * before raftd_node_free(): it hands the locks back through the node. */
 struct bus *bus_free(struct bus *b);
 
 /* Replace the authorization lists (on SIGHUP); the arrays are copied. */

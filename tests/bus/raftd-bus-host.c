@@ -6,12 +6,17 @@
  *   raftd-bus-host --bus=unix:path=/tmp/x/bus --id 1 --dir /tmp/x/n1 \
  *       --listen 127.0.0.1:7001 --key cluster.key --peer 1=127.0.0.1:7001 ... \
  *       [--allow-read=UID,UID|*] [--allow-write=...] [--allow-lock=...] [--allow-admin=...]
- *       [--max-key-len=N] [--max-value-size=N] [--verbose]
+ *       [--max-key-len=N] [--max-value-size=N] [--acl-file=PATH] [--verbose]
+ *
+ * --acl-file holds lines "read|write|lock|admin UID,UID...|*"; it is read
+ * again on SIGHUP (as the daemon reloads its configuration), and the host
+ * prints "reloaded" once the new lists are in force.
  *
  * Prints "ready" once the name is owned and the node's client session is
  * registered.  Stops on SIGTERM or SIGINT, and when stdin is a pipe, on its
  * EOF (the test driving it went away).
  */
+#include <errno.h>
 #include <ev.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -33,10 +38,12 @@ uint64_t raftd_node_session(const struct raftd_node *n);
 struct host {
         struct raftd_node *node;
         ev_io in;
-        ev_signal term, interrupt;
+        ev_signal term, interrupt, hangup;
         ev_timer ready_check;
         bool verbose;
         uid_t uids[_BUS_ACCESS_MAX][MAX_UIDS];
+        const char *acl_file;
+        struct bus *bus;
 };
 
 static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
@@ -84,8 +91,43 @@ static int parse_acl(char *arg, struct bus_acl *acl, uid_t *uids) {
         return 0;
 }
 
+static int load_acl_file(struct host *h, struct bus_acl acl[_BUS_ACCESS_MAX]) {
+        static const char *const names[_BUS_ACCESS_MAX] = { "read", "write", "lock", "admin" };
+        char line[512], list[480], what[16];
+        FILE *f = fopen(h->acl_file, "re");
+
+        if (!f)
+                return -errno;
+        for (unsigned i = 0; i < _BUS_ACCESS_MAX; i++)
+                acl[i] = (struct bus_acl) {};
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "%15s %479s", what, list) == 2)
+                        for (unsigned i = 0; i < _BUS_ACCESS_MAX; i++)
+                                if (strcmp(what, names[i]) == 0 && parse_acl(list, &acl[i], h->uids[i]) < 0) {
+                                        fclose(f);
+                                        return -E2BIG;
+                                }
+        fclose(f);
+        return 0;
+}
+
+static void on_hangup(struct ev_loop *loop, ev_signal *w, int revents) {
+        struct host *h = w->data;
+        struct bus_acl acl[_BUS_ACCESS_MAX];
+        int r = h->acl_file ? load_acl_file(h, acl) : -ENOENT;
+
+        if (r >= 0)
+                r = bus_set_acl(h->bus, acl);
+        if (r < 0)
+                fprintf(stderr, "reload failed: %s\n", strerror(-r));
+        else {
+                printf("reloaded\n");
+                fflush(stdout);
+        }
+}
+
 int main(int argc, char **argv) {
-        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE };
+        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE, OPT_ACL_FILE };
         static const struct option opts[] = {
                 { "id", required_argument, NULL, 'i' },
                 { "dir", required_argument, NULL, 'd' },
@@ -100,6 +142,7 @@ int main(int argc, char **argv) {
                 { "allow-admin", required_argument, NULL, OPT_ADMIN },
                 { "max-key-len", required_argument, NULL, OPT_MAX_KEY },
                 { "max-value-size", required_argument, NULL, OPT_MAX_VALUE },
+                { "acl-file", required_argument, NULL, OPT_ACL_FILE },
                 {},
         };
         struct raftd_peer peers[16];
@@ -163,12 +206,19 @@ int main(int argc, char **argv) {
                 case OPT_MAX_KEY:
                         c.max_key_len = o.max_key_len = strtoull(optarg, NULL, 10);
                         break;
+                case OPT_ACL_FILE:
+                        h.acl_file = optarg;
+                        break;
                 case OPT_MAX_VALUE:
                         c.max_value_size = o.max_value_size = strtoull(optarg, NULL, 10);
                         break;
                 default:
                         return 2;
                 }
+        if (h.acl_file && load_acl_file(&h, o.acl) < 0) {
+                fprintf(stderr, "cannot read %s\n", h.acl_file);
+                return 2;
+        }
         if (!o.address) {
                 fprintf(stderr, "--bus= is required\n");
                 return 2;
@@ -200,6 +250,10 @@ int main(int argc, char **argv) {
         ev_signal_start(loop, &h.term);
         ev_signal_init(&h.interrupt, on_stop_signal, SIGINT);
         ev_signal_start(loop, &h.interrupt);
+        h.bus = bus;
+        ev_signal_init(&h.hangup, on_hangup, SIGHUP);
+        h.hangup.data = &h;
+        ev_signal_start(loop, &h.hangup);
         ev_timer_init(&h.ready_check, on_ready_check, 0.01, 0.01);
         h.ready_check.data = &h;
         ev_timer_start(loop, &h.ready_check);
