@@ -107,6 +107,16 @@ int bus_error_from_errno(struct bus *b, sd_bus_error *error, int r, const char *
         return error_for(b, error, r, enoent_error);
 }
 
+int bus_call_submitted(struct bus_call *c, int r, sd_bus_error *error) {
+        struct bus *b = c->bus;
+        const char *enoent_error = c->enoent_error;
+
+        if (r >= 0)
+                return 1;
+        bus_call_free(c);
+        return error_for(b, error, r, enoent_error);
+}
+
 int bus_reply_errno(struct bus_call *c, int error) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
@@ -141,8 +151,8 @@ void bus_call_reply_empty(void *userdata, int error, uint64_t revision) {
 int bus_check_flags(uint64_t flags, uint64_t allowed, sd_bus_error *error) {
         if (flags & ~allowed)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         _("Unknown bits 0x%" PRIx64 " in argument 'flags'; this version knows 0x%" PRIx64
-                                           "."),
+                                         _("Unknown bits 0x%" PRIx64 " in argument 'flags'; this version "
+                                           "knows 0x%" PRIx64 "."),
                                          flags & ~allowed, allowed);
         return 0;
 }

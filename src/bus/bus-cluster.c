@@ -147,6 +147,7 @@ void bus_cluster_stop(struct bus *b) {
 static int member_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, enum raftd_member_op op) {
         const char *address = NULL;
         uint64_t id, flags;
+        struct bus_call *c;
         int r;
 
         r = sd_bus_message_read(m, "t", &id);
@@ -173,8 +174,10 @@ static int member_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, 
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_MEMBER,
-                          raftd_member_change(b->node, op, id, address, bus_call_reply_empty, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_MEMBER);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_member_change(b->node, op, id, address, bus_call_reply_empty, c), error);
 }
 
 static int method_add_member(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -191,6 +194,7 @@ static int method_remove_member(sd_bus_message *m, void *userdata, sd_bus_error 
 
 static int method_transfer_leadership(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         uint64_t target, flags;
         int r;
 
@@ -205,12 +209,15 @@ static int method_transfer_leadership(sd_bus_message *m, void *userdata, sd_bus_
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_MEMBER,
-                          raftd_transfer_leadership(b->node, target, bus_call_reply_empty, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_MEMBER);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_transfer_leadership(b->node, target, bus_call_reply_empty, c), error);
 }
 
 static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         uint64_t flags;
         int r;
 
@@ -225,7 +232,10 @@ static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, NULL, raftd_snapshot(b->node, bus_call_reply_u64, call));
+        c = bus_call_new(b, m, NULL);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_snapshot(b->node, bus_call_reply_u64, c), error);
 }
 
 static int method_backup(sd_bus_message *m, void *userdata, sd_bus_error *error) {

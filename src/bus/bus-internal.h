@@ -90,24 +90,9 @@ int bus_error_from_errno(struct bus *b, sd_bus_error *error, int r, const char *
 /* Completions: reply with one "t" (revision, lease, index), or with nothing. */
 void bus_call_reply_u64(void *userdata, int error, uint64_t value);
 void bus_call_reply_empty(void *userdata, int error, uint64_t unused);
-/* Hand a request to libraftd; a refusal at once becomes the method's error. */
-#define BUS_SUBMIT(b, m, error, enoent, call_expr)                                                                         \
-        ({                                                                                                             \
-                struct bus_call *_c = bus_call_new((b), (m), (enoent));                                                \
-                int _r;                                                                                                \
-                if (!_c)                                                                                               \
-                        return -ENOMEM;                                                                                \
-                _r = ({                                                                                                \
-                        struct bus_call *call = _c;                                                                    \
-                        call_expr;                                                                                     \
-                });                                                                                                    \
-                if (_r < 0) {                                                                                          \
-                        bus_call_free(_c);                                                                             \
-                        return bus_error_from_errno((b), (error), _r, (enoent));                                       \
-                }                                                                                                      \
-                1;                                                                                                     \
-        })
-
+/* After handing c to libraftd: r < 0 means it was refused at once, so free
+ * c and turn r into the method's error; otherwise the reply is deferred. */
+int bus_call_submitted(struct bus_call *c, int r, sd_bus_error *error);
 bool bus_utf8_valid(const void *s, size_t len);
 int bus_check_flags(uint64_t flags, uint64_t allowed, sd_bus_error *error);
 

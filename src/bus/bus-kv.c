@@ -34,6 +34,7 @@ static int check_value(struct bus *b, const char *arg, size_t len, sd_bus_error 
 
 static int method_put(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         const char *key;
         const void *value;
         size_t value_len;
@@ -64,8 +65,11 @@ static int method_put(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_LEASE,
-                      raftd_put_lease(b->node, key, strlen(key), value, value_len, lease, bus_call_reply_u64, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);
+        if (!c)
+                return -ENOMEM;
+        r = raftd_put_lease(b->node, key, strlen(key), value, value_len, lease, bus_call_reply_u64, c);
+        return bus_call_submitted(c, r, error);
 }
 
 static void get_done(void *userdata, int error, const void *value, size_t len, uint64_t revision) {
@@ -95,6 +99,7 @@ finish:
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         const char *key;
         uint64_t flags;
         int r;
@@ -113,11 +118,15 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_KEY, raftd_get(b->node, key, strlen(key), flags, get_done, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_get(b->node, key, strlen(key), flags, get_done, c), error);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         const char *key;
         uint64_t flags;
         int r;
@@ -136,8 +145,10 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_KEY,
-                      raftd_delete(b->node, key, strlen(key), bus_call_reply_u64, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_delete(b->node, key, strlen(key), bus_call_reply_u64, c), error);
 }
 
 static void cas_done(void *userdata, int error, bool swapped, uint64_t revision) {
@@ -154,6 +165,7 @@ static void cas_done(void *userdata, int error, bool swapped, uint64_t revision)
 
 static int method_compare_and_swap(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         const char *key;
         int expected_present, new_present;
         const void *expected, *new_value;
@@ -201,9 +213,12 @@ static int method_compare_and_swap(sd_bus_message *m, void *userdata, sd_bus_err
                 return r;
 
         /* An empty present value still needs a non-NULL pointer: NULL means absent. */
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_KEY,
-                      raftd_cas(b->node, key, strlen(key), expected_present ? (expected ?: "") : NULL, expected_len,
-                                new_present ? (new_value ?: "") : NULL, new_len, cas_done, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
+        if (!c)
+                return -ENOMEM;
+        r = raftd_cas(b->node, key, strlen(key), expected_present ? (expected ?: "") : NULL, expected_len,
+                      new_present ? (new_value ?: "") : NULL, new_len, cas_done, c);
+        return bus_call_submitted(c, r, error);
 }
 
 static void list_done(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more) {
@@ -258,6 +273,7 @@ finish:
 
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         const char *prefix, *after;
         uint32_t limit;
         uint64_t flags;
@@ -282,13 +298,17 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_KEY,
-                      raftd_list(b->node, prefix, strlen(prefix), after[0] ? after : NULL, strlen(after), limit, flags,
-                                 list_done, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
+        if (!c)
+                return -ENOMEM;
+        r = raftd_list(b->node, prefix, strlen(prefix), after[0] ? after : NULL, strlen(after), limit, flags,
+                       list_done, c);
+        return bus_call_submitted(c, r, error);
 }
 
 static int method_grant_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct bus *b = userdata;
+        struct bus_call *c;
         uint64_t ttl_usec, flags;
         int r;
 
@@ -306,12 +326,15 @@ static int method_grant_lease(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_LEASE,
-                      raftd_lease_grant(b->node, ttl_usec / 1000, bus_call_reply_u64, call));
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);
+        if (!c)
+                return -ENOMEM;
+        return bus_call_submitted(c, raftd_lease_grant(b->node, ttl_usec / 1000, bus_call_reply_u64, c), error);
 }
 
 static int lease_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, bool revoke) {
         uint64_t lease, flags;
+        struct bus_call *c;
         int r;
 
         r = sd_bus_message_read(m, "tt", &lease, &flags);
@@ -327,10 +350,12 @@ static int lease_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, b
         if (r < 0)
                 return r;
 
+        c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);
+        if (!c)
+                return -ENOMEM;
         if (revoke)
-                return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_LEASE,
-                              raftd_lease_revoke(b->node, lease, bus_call_reply_empty, call));
-        return BUS_SUBMIT(b, m, error, BUS_ERROR_NO_SUCH_LEASE, raftd_lease_keepalive(b->node, lease, bus_call_reply_empty, call));
+                return bus_call_submitted(c, raftd_lease_revoke(b->node, lease, bus_call_reply_empty, c), error);
+        return bus_call_submitted(c, raftd_lease_keepalive(b->node, lease, bus_call_reply_empty, c), error);
 }
 
 static int method_keep_alive_lease(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -350,8 +375,8 @@ void bus_kv_changed(void *userdata, const struct raftd_change *c) {
         if (b->broken)
                 return;
         if (!bus_utf8_valid(c->key, c->key_len)) {
-                log_sink(&b->log, LOG_DEBUG, _("Not signalling a change of a key that is not UTF-8 (revision %" PRIu64 ")."),
-                         c->revision);
+                log_sink(&b->log, LOG_DEBUG,
+                         _("Not signalling a change of a key that is not UTF-8 (revision %" PRIu64 ")."), c->revision);
                 return;
         }
         key = strndup(c->key, c->key_len);
