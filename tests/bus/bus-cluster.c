@@ -222,6 +222,17 @@ int cluster_start(struct bus_cluster *c, unsigned n) {
         return 0;
 }
 
+int cluster_restart_host(struct bus_cluster *c, unsigned id) {
+        char line[64];
+
+        if (c->node[id].host > 0)
+                cluster_kill_host(c, id);
+        start_host(c, id);
+        if (!cluster_read_line(c->node[id].host_out, line, sizeof(line), 20000) || strcmp(line, "ready") != 0)
+                return -1;
+        return 0;
+}
+
 void cluster_kill_host(struct bus_cluster *c, unsigned id) {
         struct bus_node *b = &c->node[id];
 

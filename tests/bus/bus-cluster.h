@@ -38,7 +38,11 @@ struct bus_cluster {
 int cluster_start(struct bus_cluster *c, unsigned n);
 /* Stops everything; -1 if a host did not end cleanly (e.g. a sanitizer report). */
 int cluster_stop(struct bus_cluster *c);
+/* SIGKILL, reaped. */
 void cluster_kill_host(struct bus_cluster *c, unsigned id);
+/* Start node id again on its data directory (killing it first if it runs)
+ * and wait until it is ready; -1 if it does not become ready. */
+int cluster_restart_host(struct bus_cluster *c, unsigned id);
 /* The node that every node calls leader, 0 if none within deadline_ms. */
 unsigned cluster_leader(struct bus_cluster *c, int deadline_ms);
 
