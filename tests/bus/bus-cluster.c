@@ -222,15 +222,23 @@ int cluster_start(struct bus_cluster *c, unsigned n) {
         return 0;
 }
 
-int cluster_restart_host(struct bus_cluster *c, unsigned id) {
-        char line[64];
-
+void cluster_spawn_host(struct bus_cluster *c, unsigned id) {
         if (c->node[id].host > 0)
                 cluster_kill_host(c, id);
         start_host(c, id);
+}
+
+int cluster_await_ready(struct bus_cluster *c, unsigned id) {
+        char line[64];
+
         if (!cluster_read_line(c->node[id].host_out, line, sizeof(line), 20000) || strcmp(line, "ready") != 0)
                 return -1;
         return 0;
+}
+
+int cluster_restart_host(struct bus_cluster *c, unsigned id) {
+        cluster_spawn_host(c, id);
+        return cluster_await_ready(c, id);
 }
 
 void cluster_kill_host(struct bus_cluster *c, unsigned id) {

@@ -43,6 +43,10 @@ void cluster_kill_host(struct bus_cluster *c, unsigned id);
 /* Start node id again on its data directory (killing it first if it runs)
  * and wait until it is ready; -1 if it does not become ready. */
 int cluster_restart_host(struct bus_cluster *c, unsigned id);
+/* The two halves, for restarting several nodes at once (a node is ready
+ * only once a quorum runs). */
+void cluster_spawn_host(struct bus_cluster *c, unsigned id);
+int cluster_await_ready(struct bus_cluster *c, unsigned id);
 /* The node that every node calls leader, 0 if none within deadline_ms. */
 unsigned cluster_leader(struct bus_cluster *c, int deadline_ms);
 
