@@ -108,11 +108,15 @@ int bus_error_from_errno(struct bus *b, sd_bus_error *error, int r, const char *
 }
 
 int bus_call_submitted(struct bus_call *c, int r, sd_bus_error *error) {
-        struct bus *b = c->bus;
-        const char *enoent_error = c->enoent_error;
+        struct bus *b;
+        const char *enoent_error;
 
+        /* Accepted: c belongs to the completion now, which may even have
+         * run already. */
         if (r >= 0)
                 return 1;
+        b = c->bus;
+        enoent_error = c->enoent_error;
         bus_call_free(c);
         return error_for(b, error, r, enoent_error);
 }
