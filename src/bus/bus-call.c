@@ -84,8 +84,9 @@ static int error_for(struct bus *b, sd_bus_error *error, int r, const char *enoe
                                          b ? b->options.max_key_len : 0, b ? b->options.max_value_size : 0);
         case RAFTD_E_LOCK_TIMEOUT:
                 return sd_bus_error_set(error, BUS_ERROR_LOCK_TIMEOUT,
-                                        _("The lock was not granted within the timeout; it is held by someone "
-                                          "else (see Lock.List). Retry, or wait longer."));
+                                        _("The lock was not granted within the timeout: someone else holds it "
+                                          "(see Lock.List), or the timeout was shorter than a round trip through "
+                                          "the cluster. Retry, or wait longer."));
         case -EBUSY:
                 return sd_bus_error_set(error, BUS_ERROR_BUSY,
                                         _("Another membership change or leadership transfer is running; retry "
