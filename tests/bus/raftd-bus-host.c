@@ -7,7 +7,7 @@
  *       --listen 127.0.0.1:7001 --key cluster.key --peer 1=127.0.0.1:7001 ... \
  *       [--allow-read=UID,UID|*] [--allow-write=...] [--allow-lock=...] [--allow-admin=...]
  *       [--max-key-len=N] [--max-value-size=N] [--acl-file=PATH]
- *       [--snapshot-entries=N] [--verbose]
+ *       [--snapshot-entries=N] [--request-timeout-ms=N] [--verbose]
  *
  * --acl-file holds lines "read|write|lock|admin UID,UID...|*"; it is read
  * again on SIGHUP (as the daemon reloads its configuration), and the host
@@ -128,7 +128,7 @@ static void on_hangup(struct ev_loop *loop, ev_signal *w, int revents) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE, OPT_ACL_FILE, OPT_SNAPSHOT_ENTRIES };
+        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE, OPT_ACL_FILE, OPT_SNAPSHOT_ENTRIES, OPT_REQUEST_TIMEOUT };
         static const struct option opts[] = {
                 { "id", required_argument, NULL, 'i' },
                 { "dir", required_argument, NULL, 'd' },
@@ -145,6 +145,7 @@ int main(int argc, char **argv) {
                 { "max-value-size", required_argument, NULL, OPT_MAX_VALUE },
                 { "acl-file", required_argument, NULL, OPT_ACL_FILE },
                 { "snapshot-entries", required_argument, NULL, OPT_SNAPSHOT_ENTRIES },
+                { "request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT },
                 {},
         };
         struct raftd_peer peers[16];
@@ -207,6 +208,9 @@ int main(int argc, char **argv) {
                 }
                 case OPT_MAX_KEY:
                         c.max_key_len = o.max_key_len = strtoull(optarg, NULL, 10);
+                        break;
+                case OPT_REQUEST_TIMEOUT:
+                        c.request_timeout_ms = (uint32_t) strtoul(optarg, NULL, 10);
                         break;
                 case OPT_SNAPSHOT_ENTRIES:
                         c.snapshot_entries = strtoull(optarg, NULL, 10);
