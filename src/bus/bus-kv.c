@@ -72,28 +72,33 @@ static int method_put(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return bus_call_submitted(c, r, error);
 }
 
-static void get_done(void *userdata, int error, const void *value, size_t len, uint64_t revision) {
+static int send_value(struct bus_call *c, const void *value, size_t len, uint64_t revision) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(c->message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', value, len);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "t", revision);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void get_done(void *userdata, int error, const void *value, size_t len, uint64_t revision) {
         struct bus_call *c = userdata;
         int r;
 
-        if (!c->bus)
-                goto finish;
-        if (error < 0) {
-                r = bus_reply_errno(c, error);
-                goto log;
+        if (c->bus) {
+                r = error < 0 ? error : send_value(c, value, len, revision);
+                if (r < 0)
+                        r = bus_reply_errno(c, r);
+                if (r < 0)
+                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
         }
-        r = sd_bus_message_new_method_return(c->message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_append_array(reply, 'y', value, len);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "t", revision);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-log:
-        if (r < 0)
-                log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-finish:
         bus_call_free(c);
 }
 
@@ -221,53 +226,66 @@ static int method_compare_and_swap(sd_bus_message *m, void *userdata, sd_bus_err
         return bus_call_submitted(c, r, error);
 }
 
-static void list_done(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more) {
+static int append_entry(sd_bus_message *reply, const struct raftd_kv *e) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        /* Written through libraftd with bytes a D-Bus string cannot carry. */
+        if (!bus_utf8_valid(e->key, e->key_len))
+                return 0;
+        key = strndup(e->key, e->key_len);
+        if (!key)
+                return -ENOMEM;
+        r = sd_bus_message_open_container(reply, 'r', "sayt");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", key);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', e->value, e->value_len);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "t", e->mod_revision);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int send_entries(struct bus_call *c, const struct raftd_kv *entries, size_t n, bool more) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(c->message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sayt)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = append_entry(reply, &entries[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "b", (int) more);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void list_done(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more) {
         struct bus_call *c = userdata;
         int r;
 
-        if (!c->bus)
-                goto finish;
-        if (error < 0) {
-                r = bus_reply_errno(c, error);
-                goto log;
+        if (c->bus) {
+                r = error < 0 ? error : send_entries(c, entries, n, more);
+                if (r < 0)
+                        r = bus_reply_errno(c, r);
+                if (r < 0)
+                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
         }
-        r = sd_bus_message_new_method_return(c->message, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(sayt)");
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_free_ char *key = NULL;
-
-                /* Written through libraftd with bytes a D-Bus string cannot carry. */
-                if (!bus_utf8_valid(entries[i].key, entries[i].key_len))
-                        continue;
-                key = strndup(entries[i].key, entries[i].key_len);
-                if (!key) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = sd_bus_message_open_container(reply, 'r', "sayt");
-                if (r >= 0)
-                        r = sd_bus_message_append(reply, "s", key);
-                if (r >= 0)
-                        r = sd_bus_message_append_array(reply, 'y', entries[i].value, entries[i].value_len);
-                if (r >= 0)
-                        r = sd_bus_message_append(reply, "t", entries[i].mod_revision);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_message_append(reply, "b", (int) more);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        else
-                r = bus_reply_errno(c, r);
-log:
-        if (r < 0)
-                log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-finish:
         bus_call_free(c);
 }
 

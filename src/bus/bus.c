@@ -45,6 +45,10 @@ static int connect_bus(const struct bus_options *o, sd_bus **ret) {
         return 0;
 }
 
+static void bus_freep(struct bus **b) {
+        bus_free(*b);
+}
+
 int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_options *o, const struct log_sink *log,
             struct bus **ret) {
         static const struct {
@@ -55,7 +59,7 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
                 { "org.raftd1.Lock", bus_lock_vtable },
                 { "org.raftd1.Cluster", bus_cluster_vtable },
         };
-        struct bus *b;
+        _cleanup_(bus_freep) struct bus *b = NULL;
         int r;
 
         if (!loop || !node || !o || !ret)
@@ -78,13 +82,13 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
 
         r = bus_acl_copy(b->acl, o->acl);
         if (r < 0)
-                goto fail;
+                return r;
 
         r = connect_bus(o, &b->bus);
         if (r < 0) {
-                log_sink_errno(&b->log, LOG_ERR, r, _("Failed to connect to the %s bus: %s"),
+                log_sink_errno(&b->log, LOG_ERR, r, _("Failed to connect to the D-Bus bus %s: %s"),
                                o->address ?: (o->user_bus ? "user" : "system"), strerror(-r));
-                goto fail;
+                return r;
         }
 
         for (size_t i = 0; i < ELEMENTSOF(interfaces); i++) {
@@ -92,7 +96,7 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
                 if (r < 0) {
                         log_sink_errno(&b->log, LOG_ERR, r, _("Failed to register %s: %s"), interfaces[i].interface,
                                        strerror(-r));
-                        goto fail;
+                        return r;
                 }
         }
 
@@ -101,7 +105,7 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
         r = raftd_watch(node, NULL, 0, bus_kv_changed, b, &b->watch_handle);
         if (r < 0) {
                 log_sink_errno(&b->log, LOG_ERR, r, _("Failed to watch the key space: %s"), strerror(-r));
-                goto fail;
+                return r;
         }
         b->watching = true;
 
@@ -117,16 +121,12 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
                 else
                         log_sink_errno(&b->log, LOG_ERR, r, _("Failed to acquire the bus name %s: %s"), BUS_NAME,
                                        strerror(-r));
-                goto fail;
+                return r;
         }
 
         bus_loop_start(b);
-        *ret = b;
+        *ret = TAKE_PTR(b);
         return 0;
-
-fail:
-        bus_free(b);
-        return r;
 }
 
 struct bus *bus_free(struct bus *b) {
