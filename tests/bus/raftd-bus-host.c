@@ -14,7 +14,7 @@
  * prints "reloaded" once the new lists are in force.
  *
  * Prints "ready" once the name is owned and the node's client session is
- * registered.  Stops on SIGTERM or SIGINT, and when stdin is a pipe, on its
+ * registered.  Exits with status 3 if the bus connection breaks.  Stops on SIGTERM or SIGINT, and when stdin is a pipe, on its
  * EOF (the test driving it went away).
  */
 #include <errno.h>
@@ -45,6 +45,8 @@ struct host {
         uid_t uids[_BUS_ACCESS_MAX][MAX_UIDS];
         const char *acl_file;
         struct bus *bus;
+        struct ev_loop *loop;
+        bool bus_lost;
 };
 
 static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
@@ -52,6 +54,15 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents) {
 
         if (read(STDIN_FILENO, buf, sizeof(buf)) <= 0)
                 ev_break(loop, EVBREAK_ALL);
+}
+
+/* As the daemon will: without its bus a node is useless to local
+ * programs, so stop and let the service manager restart it. */
+static void on_bus_lost(void *userdata) {
+        struct host *h = userdata;
+
+        h->bus_lost = true;
+        ev_break(h->loop, EVBREAK_ALL);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
@@ -245,6 +256,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "failed to start node: %s\n", strerror(-r));
                 return 1;
         }
+        h.loop = loop;
+        o.disconnected = on_bus_lost;
+        o.userdata = &h;
         r = bus_new(loop, h.node, &o, &sink, &bus);
         if (r < 0) {
                 fprintf(stderr, "failed to start the bus front end: %s\n", strerror(-r));
@@ -269,5 +283,5 @@ int main(int argc, char **argv) {
         ev_run(loop, 0);
         bus_free(bus);
         raftd_node_free(h.node);
-        return 0;
+        return h.bus_lost ? 3 : 0;
 }
