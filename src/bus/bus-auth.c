@@ -76,8 +76,10 @@ int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_b
                                                strerror(-r));
         if (acl_allows(&b->acl[access], uid))
                 return 0;
-        log_sink(&b->log, LOG_NOTICE, _("Refused %s.%s from uid %u: no %s access."), sd_bus_message_get_interface(m),
-                 sd_bus_message_get_member(m), (unsigned) uid, access_names[access]);
+        /* A method call may leave out the interface. */
+        log_sink(&b->log, LOG_NOTICE, _("Refused %s.%s from uid %u: no %s access."),
+                 sd_bus_message_get_interface(m) ?: "*", sd_bus_message_get_member(m), (unsigned) uid,
+                 access_names[access]);
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  _("User %u may not use %s (no %s access); ask the administrator to add the uid to "
                                    "the %s allow-list in raftd's configuration."),
