@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <setjmp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,8 +54,8 @@ static int teardown(void **state) {
 
 struct locker {
         pid_t pid;
-        int ctl; /* commands: 'c' close the fd, 'd' drop the bus connection */
-        int out; /* "granted FENCE", "error NAME", "closed", "disconnected" */
+        int ctl; /* commands: 'c' close the fd, 'd' drop the bus connection, 'w' await revocation */
+        int out; /* "granted FENCE", "error NAME", "closed", "disconnected", "revoked" */
 };
 
 static void locker_child(unsigned node, const char *name, uint64_t timeout_usec, int ctl, int out) {
@@ -86,6 +87,14 @@ static void locker_child(unsigned node, const char *name, uint64_t timeout_usec,
                 } else if (cmd == 'd') {
                         bus = sd_bus_flush_close_unref(bus);
                         (void) !write(out, "disconnected\n", 13);
+                } else if (cmd == 'w') {
+                        /* The daemon closed its end: POLLERR on ours. */
+                        struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+                        if (poll(&p, 1, 20000) == 1 && (p.revents & POLLERR))
+                                (void) !write(out, "revoked\n", 8);
+                        else
+                                (void) !write(out, "still-held\n", 11);
                 }
         }
         _exit(0);
@@ -295,6 +304,8 @@ static void test_dropping_the_bus_connection_releases_even_with_the_fd_open(void
         locker_command(&a, 'd', "disconnected");
         fb = locker_granted(&b);
         assert_true(fb > fa);
+        /* The old holder can tell from its fd that the lock is gone. */
+        locker_command(&a, 'w', "revoked");
         locker_end(&b);
         locker_end(&a);
 }
