@@ -257,6 +257,9 @@ int cluster_stop(struct bus_cluster *c) {
         char cmd[128];
         int failed = 0;
 
+        if (c->n == 0)
+                return 0;
+
         for (unsigned id = 1; id <= c->n; id++) {
                 struct bus_node *b = &c->node[id];
 
@@ -279,6 +282,7 @@ int cluster_stop(struct bus_cluster *c) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
         if (system(cmd) != 0)
                 fprintf(stderr, "bus-cluster: could not remove %s\n", c->dir);
+        c->n = 0;
         return failed > 0 ? -1 : 0;
 }
 

@@ -36,7 +36,8 @@ struct bus_cluster {
 /* Start n buses and n hosts and wait until every host is ready; -1 if one
  * did not become ready (call cluster_stop() either way). */
 int cluster_start(struct bus_cluster *c, unsigned n);
-/* Stops everything; -1 if a host did not end cleanly (e.g. a sanitizer report). */
+/* Stops everything; -1 if a host did not end cleanly (e.g. a sanitizer
+ * report).  Again on a stopped cluster: nothing, 0. */
 int cluster_stop(struct bus_cluster *c);
 /* SIGKILL, reaped. */
 void cluster_kill_host(struct bus_cluster *c, unsigned id);

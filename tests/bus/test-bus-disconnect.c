@@ -16,11 +16,18 @@
 
 #include "bus-cluster.h"
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static void test_losing_the_bus_is_reported(void **state) {
-        struct bus_cluster c = {};
         char line[64];
         int status;
 
+        c = (struct bus_cluster) {};
         assert_int_equal(cluster_start(&c, 1), 0);
         assert_int_equal(kill(c.node[1].daemon, SIGKILL), 0);
         c.node[1].daemon = 0;
@@ -37,7 +44,7 @@ static void test_losing_the_bus_is_reported(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_losing_the_bus_is_reported),
+                cmocka_unit_test_teardown(test_losing_the_bus_is_reported, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

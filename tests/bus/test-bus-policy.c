@@ -22,8 +22,15 @@
 #define NOBODY "setpriv --reuid=nobody --regid=nogroup --clear-groups "
 #define BUSCTL "busctl --address='%s' "
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static void test_root_may_not_own_the_name_under_the_shipped_policy(void **state) {
-        struct bus_cluster c = { .policy = POLICY_PATH };
+        c = (struct bus_cluster) { .policy = POLICY_PATH };
 
         assert_int_equal(cluster_start(&c, 1), -1);
         (void) cluster_stop(&c);
@@ -53,9 +60,9 @@ static void write_policy_for_root(char *path, size_t size) {
 }
 
 static void test_everyone_may_call_and_raftd_decides(void **state) {
-        struct bus_cluster c = { .host_args = { "--allow-read=*" } };
         char policy[64], out[1024];
 
+        c = (struct bus_cluster) { .host_args = { "--allow-read=*" } };
         write_policy_for_root(policy, sizeof(policy));
         c.policy = policy;
         assert_int_equal(cluster_start(&c, 1), 0);
@@ -89,8 +96,8 @@ static void test_everyone_may_call_and_raftd_decides(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_root_may_not_own_the_name_under_the_shipped_policy),
-                cmocka_unit_test(test_everyone_may_call_and_raftd_decides),
+                cmocka_unit_test_teardown(test_root_may_not_own_the_name_under_the_shipped_policy, stop_cluster),
+                cmocka_unit_test_teardown(test_everyone_may_call_and_raftd_decides, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

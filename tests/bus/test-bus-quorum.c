@@ -22,6 +22,13 @@ struct pending_put {
         char error[128];
 };
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static int on_put_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct pending_put *p = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -58,7 +65,6 @@ static void get_local(sd_bus *bus, const char *key, char *value, size_t size) {
 }
 
 static void test_write_without_quorum_is_unavailable_and_node_keeps_serving(void **state) {
-        struct bus_cluster c = { .host_args = { "--request-timeout-ms=1500" } };
         struct pending_put p = {};
         sd_bus_message *m, *reply = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -67,6 +73,7 @@ static void test_write_without_quorum_is_unavailable_and_node_keeps_serving(void
         sd_bus *bus;
         time_t end;
 
+        c = (struct bus_cluster) { .host_args = { "--request-timeout-ms=1500" } };
         assert_int_equal(cluster_start(&c, 3), 0);
         leader = cluster_leader(&c, 20000);
         assert_true(leader > 0);
@@ -128,7 +135,7 @@ static void test_write_without_quorum_is_unavailable_and_node_keeps_serving(void
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_write_without_quorum_is_unavailable_and_node_keeps_serving),
+                cmocka_unit_test_teardown(test_write_without_quorum_is_unavailable_and_node_keeps_serving, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,13 @@
         "setpriv --reuid=nobody --regid=nogroup --clear-groups busctl --address='%s' "                                \
         "call org.raftd1 /org/raftd1 org.raftd1.KV Put saytt /reload/k 1 49 0 0"
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static void write_acl(const char *path, const char *text) {
         FILE *f = fopen(path, "we");
 
@@ -28,19 +35,19 @@ static void write_acl(const char *path, const char *text) {
         assert_int_equal(fclose(f), 0);
 }
 
-static void reload(struct bus_cluster *c) {
+static void reload(struct bus_cluster *cluster) {
         char line[64];
 
-        assert_int_equal(kill(c->node[1].host, SIGHUP), 0);
-        assert_true(cluster_read_line(c->node[1].host_out, line, sizeof(line), 10000));
+        assert_int_equal(kill(cluster->node[1].host, SIGHUP), 0);
+        assert_true(cluster_read_line(cluster->node[1].host_out, line, sizeof(line), 10000));
         assert_string_equal(line, "reloaded");
 }
 
 static void test_reloaded_allow_lists_take_effect_at_once(void **state) {
         char acl[64] = "/tmp/raftd-acl-XXXXXX", arg[96], out[512];
-        struct bus_cluster c = {};
         int fd = mkstemp(acl);
 
+        c = (struct bus_cluster) {};
         assert_true(fd >= 0);
         close(fd);
         write_acl(acl, "read *\n");
@@ -68,7 +75,7 @@ static void test_reloaded_allow_lists_take_effect_at_once(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_reloaded_allow_lists_take_effect_at_once),
+                cmocka_unit_test_teardown(test_reloaded_allow_lists_take_effect_at_once, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,13 +28,20 @@ struct racer {
 };
 
 /* CAS(absent -> "client<id>") on node id's bus, answer on a pipe. */
-static void racer_start(struct bus_cluster *c, unsigned id, struct racer *r) {
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
+static void racer_start(struct bus_cluster *cl, unsigned id, struct racer *r) {
         char cmd[512];
         int p[2];
 
         snprintf(cmd, sizeof(cmd),
                  BUSCTL "call " KV "CompareAndSwap sbaybayt /lock false 0 true 7 99 108 105 101 110 116 %u 0 2>&1",
-                 c->node[id].address, '0' + id);
+                 cl->node[id].address, '0' + id);
         assert_int_equal(pipe(p), 0);
         r->pid = fork();
         assert_true(r->pid >= 0);
@@ -64,11 +71,11 @@ static bool racer_swapped(struct racer *r) {
 }
 
 static void test_exactly_one_wins_wrong_owner_cannot_release_next_acquires(void **state) {
-        struct bus_cluster c = {};
         struct racer racers[4];
         unsigned winner = 0, wins = 0, other, next;
         char out[256], want[64];
 
+        c = (struct bus_cluster) {};
         assert_int_equal(cluster_start(&c, 3), 0);
         assert_true(cluster_leader(&c, 20000) > 0);
 
@@ -106,7 +113,7 @@ static void test_exactly_one_wins_wrong_owner_cannot_release_next_acquires(void 
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exactly_one_wins_wrong_owner_cannot_release_next_acquires),
+                cmocka_unit_test_teardown(test_exactly_one_wins_wrong_owner_cannot_release_next_acquires, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

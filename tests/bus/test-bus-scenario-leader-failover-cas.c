@@ -28,6 +28,13 @@
 #define CLIENT_A "7 99 108 105 101 110 116 65"
 #define CLIENT_B "7 99 108 105 101 110 116 66"
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static pid_t spawn_busctl_cas(const char *address) {
         char cmd[512];
         pid_t pid;
@@ -59,12 +66,12 @@ static int get_lock(const char *address, char *out, size_t size) {
 }
 
 static void test_key_holds_nothing_or_client_a_and_client_b_swaps(void **state) {
-        struct bus_cluster c = {};
         unsigned leader, node_a, node_b;
         char out[512];
         pid_t client_a;
         int status;
 
+        c = (struct bus_cluster) {};
         assert_int_equal(cluster_start(&c, 3), 0);
         leader = cluster_leader(&c, 20000);
         assert_true(leader > 0);
@@ -101,7 +108,7 @@ static void test_key_holds_nothing_or_client_a_and_client_b_swaps(void **state) 
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_key_holds_nothing_or_client_a_and_client_b_swaps),
+                cmocka_unit_test_teardown(test_key_holds_nothing_or_client_a_and_client_b_swaps, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

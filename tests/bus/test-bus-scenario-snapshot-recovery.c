@@ -20,6 +20,13 @@
 
 #define SNAPSHOT_ENTRIES "20"
 
+/* Every test's cluster, stopped by the teardown even when the test fails. */
+static struct bus_cluster c;
+
+static int stop_cluster(void **state) {
+        return cluster_stop(&c) < 0 ? -1 : 0;
+}
+
 static sd_bus *clients[4];
 
 static int call_cas(unsigned node, const char *key, const char *expected, const char *new_value, bool *swapped) {
@@ -97,19 +104,19 @@ static void get(unsigned node, const char *key, uint64_t flags, char *value, siz
         fail_msg("node %u never answered Get %s", node, key);
 }
 
-static void connect_clients(struct bus_cluster *c) {
+static void connect_clients(struct bus_cluster *cl) {
         for (unsigned id = 1; id <= 3; id++) {
                 clients[id] = sd_bus_flush_close_unref(clients[id]);
-                clients[id] = cluster_client(c, id);
+                clients[id] = cluster_client(cl, id);
         }
 }
 
 static void test_state_survives_restart_and_lagging_node_installs_snapshot(void **state) {
-        struct bus_cluster c = { .host_args = { "--snapshot-entries=" SNAPSHOT_ENTRIES } };
         unsigned leader, lag;
         char value[64], want[16];
         bool swapped;
 
+        c = (struct bus_cluster) { .host_args = { "--snapshot-entries=" SNAPSHOT_ENTRIES } };
         assert_int_equal(cluster_start(&c, 3), 0);
         assert_true(cluster_leader(&c, 20000) > 0);
         connect_clients(&c);
@@ -167,7 +174,7 @@ static void test_state_survives_restart_and_lagging_node_installs_snapshot(void 
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_state_survives_restart_and_lagging_node_installs_snapshot),
+                cmocka_unit_test_teardown(test_state_survives_restart_and_lagging_node_installs_snapshot, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
