@@ -41,7 +41,7 @@ static void notify_ready_if_serving(struct manager *m) {
                  m->config.id);
 }
 
-static void on_node_status(void *userdata, const struct raftd_status *s) {
+void manager_on_node_status(void *userdata, const struct raftd_status *s) {
         struct manager *m = userdata;
 
         manager_notify_status(m, s, false);
@@ -107,7 +107,7 @@ int manager_start(struct manager *m) {
         r = raftd_node_new(m->loop, &c, &m->node);
         if (r < 0)
                 return log_sink_errno(&m->log_sink, LOG_ERR, r, _("Failed to create node %" PRIu64 ": %m"), m->config.id);
-        raftd_on_status(m->node, on_node_status, m);
+        raftd_on_status(m->node, manager_on_node_status, m);
         r = raftd_node_start(m->node);
         if (r < 0)
                 return log_sink_errno(&m->log_sink, LOG_ERR, r,

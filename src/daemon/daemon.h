@@ -62,6 +62,9 @@ struct manager *manager_free(struct manager *m);
 /* SIGHUP: re-read the configuration and apply what may change at runtime. */
 int manager_reload(struct manager *m);
 
+/* The node's status hook (the bus takes it over and forwards to it). */
+void manager_on_node_status(void *userdata, const struct raftd_status *s);
+
 /* sd_notify side, daemon-notify.c. */
 void manager_notify_status(struct manager *m, const struct raftd_status *s, bool force);
 void manager_watchdog_setup(struct manager *m);
