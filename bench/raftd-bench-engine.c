@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/free-port.h"
 #include "net/key.h"
 #include "raftd.h"
 
@@ -218,17 +219,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 /* ---- the two child nodes ---- */
 
 static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+        int port = free_tcp_port();
 
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *) &a, &len) < 0)
-                port = -errno;
-        else
-                port = ntohs(a.sin_port);
-        close(fd);
+        if (port < 0)
+                abort(); /* no free port below the ephemeral range */
         return port;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shared/free-port.h"
 #include "net/key.h"
 #include "raftd.h"
 
@@ -122,15 +123,10 @@ static unsigned other_than(struct demo *d, unsigned a, unsigned b) {
 }
 
 static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+        int port = free_tcp_port();
 
-        if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
-            getsockname(fd, (struct sockaddr *) &a, &len) == 0)
-                port = ntohs(a.sin_port);
-        if (fd >= 0)
-                close(fd);
+        if (port < 0)
+                abort(); /* no free port below the ephemeral range */
         return port;
 }
 

@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "shared/free-port.h"
+
 #ifndef RAFTD_PATH
 #error "RAFTD_PATH must name the raftd binary"
 #endif
@@ -63,15 +65,10 @@ static void die(const char *what) {
 }
 
 static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+        int port = free_tcp_port();
 
-        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 ||
-            getsockname(fd, (struct sockaddr *) &a, &len) < 0)
-                die("free port");
-        port = ntohs(a.sin_port);
-        close(fd);
+        if (port < 0)
+                abort(); /* no free port below the ephemeral range */
         return port;
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/free-port.h"
 #include "net/key.h"
 #include "procs.h"
 
@@ -29,15 +30,10 @@ static void die(const char *what) {
 
 /* A port the kernel just handed out and released: free for a moment. */
 static int free_port(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+        int port = free_tcp_port();
 
-        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 ||
-            getsockname(fd, (struct sockaddr *) &a, &len) < 0)
-                die("free port");
-        port = ntohs(a.sin_port);
-        close(fd);
+        if (port < 0)
+                abort(); /* no free port below the ephemeral range */
         return port;
 }
 
