@@ -126,8 +126,8 @@ typedef void (*raftd_lock_cb)(void *userdata, int error, uint64_t fence);
 int raftd_lock_acquire(struct raftd_node *n, const void *name, size_t name_len, const char *owner,
                        uint64_t timeout_ms, raftd_lock_cb cb, void (*lost)(void *userdata), void *userdata,
                        uint64_t *ret_handle);
-/* Release a held lock, or withdraw a waiting request (its callback then
- * gets -ECANCELED).  cb may be NULL. */
+/* Release a held lock, or withdraw a waiting request (its acquire callback
+ * is then never called, nor `lost`).  cb may be NULL. */
 int raftd_lock_release(struct raftd_node *n, uint64_t handle, raftd_write_cb cb, void *userdata);
 
 struct raftd_lock_info {

@@ -114,6 +114,8 @@ static void release(struct raftd_node *n, struct node_lock *l) {
         if (!l->session || l->session->id == 0) {
                 /* Not registered yet: nothing to give back.  A registration
                  * that still applies later expires after the TTL. */
+                if (l->release_cb)
+                        node_write_cb_later(n, l->release_cb, l->release_userdata, 0, 0);
                 lock_free(n, l);
                 return;
         }
@@ -293,49 +295,19 @@ int raftd_lock_acquire(struct raftd_node *n, const void *name, size_t name_len, 
         return 0;
 }
 
-struct cancelled {
-        ev_timer t;
-        raftd_lock_cb cb;
-        void *userdata;
-};
-
-static void cancelled_fire(struct ev_loop *loop, ev_timer *w, int revents) {
-        struct cancelled *c = w->data;
-
-        c->cb(c->userdata, -ECANCELED, 0);
-        free(c);
-}
-
-/* A withdrawn request's callback runs from the loop, like every other. */
-static void cancel_later(struct raftd_node *n, raftd_lock_cb cb, void *userdata) {
-        struct cancelled *c = calloc(1, sizeof(*c));
-
-        if (!c) {
-                cb(userdata, -ECANCELED, 0); /* better early than never */
-                return;
-        }
-        c->cb = cb;
-        c->userdata = userdata;
-        ev_timer_init(&c->t, cancelled_fire, 0.0, 0.0);
-        c->t.data = c;
-        ev_timer_start(n->loop, &c->t);
-}
-
 int raftd_lock_release(struct raftd_node *n, uint64_t handle, raftd_write_cb cb, void *userdata) {
         struct node_lock *l = lock_by_handle(n, handle);
-        raftd_lock_cb pending;
 
         if (!l || l->state == LOCK_RELEASING)
                 return -ENOENT;
-        pending = l->cb;
+        /* The caller lets go: neither the acquire callback of a withdrawn
+         * request nor a "lost" notice comes after this (the caller may free
+         * what they would touch). */
         l->cb = NULL;
-        /* The caller lets go: no "lost" notice after this. */
         l->lost = NULL;
         l->notify_lost = false;
         l->release_cb = cb;
         l->release_userdata = userdata;
-        if (pending)
-                cancel_later(n, pending, l->userdata);
         release(n, l);
         return 0;
 }

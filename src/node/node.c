@@ -222,3 +222,31 @@ int raftd_node_set_limits(struct raftd_node *n, size_t max_key_len, size_t max_v
         n->cfg.max_value_size = max_value_size;
         return 0;
 }
+
+struct write_cb_later {
+        ev_timer t;
+        raftd_write_cb cb;
+        void *userdata;
+        int error;
+        uint64_t revision;
+};
+
+static void write_cb_fire(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct write_cb_later *c = w->data;
+
+        c->cb(c->userdata, c->error, c->revision);
+        free(c);
+}
+
+void node_write_cb_later(struct raftd_node *n, raftd_write_cb cb, void *userdata, int error, uint64_t revision) {
+        struct write_cb_later *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                cb(userdata, error, revision); /* better early than never */
+                return;
+        }
+        *c = (struct write_cb_later) { .cb = cb, .userdata = userdata, .error = error, .revision = revision };
+        ev_timer_init(&c->t, write_cb_fire, 0.0, 0.0);
+        c->t.data = c;
+        ev_timer_start(n->loop, &c->t);
+}

@@ -129,6 +129,8 @@ static inline void raftd_node_freep(struct raftd_node **n) {
 
 /* node.c */
 void node_set_transport(struct raftd_node *n, const struct node_transport *t);
+/* Call a write callback from the loop, not from inside the caller's call. */
+void node_write_cb_later(struct raftd_node *n, raftd_write_cb cb, void *userdata, int error, uint64_t revision);
 uint64_t raftd_node_session(const struct raftd_node *n);
 
 /* node-admin.c */
