@@ -6,6 +6,8 @@
 #   demo/local-cluster.sh start [DIR]    (default DIR: /tmp/raftd-dev)
 #   demo/local-cluster.sh stop [DIR]
 #
+# Peers listen on 127.0.0.1, ports RAFTD_DEV_PORT+1..+3 (default 7100).
+#
 # After start, talk to node N with
 #   busctl --address=unix:path=DIR/busN ...
 set -euo pipefail
@@ -14,6 +16,7 @@ cmd=${1:-start}
 dir=${2:-/tmp/raftd-dev}
 top=$(cd "$(dirname "$0")/.." && pwd)
 raftd=${RAFTD:-$top/build/src/daemon/raftd}
+base=${RAFTD_DEV_PORT:-7100}
 
 stop() {
         for f in "$dir"/raftd*.pid "$dir"/bus*.pid; do
@@ -45,14 +48,14 @@ for i in 1 2 3; do
         cat > "$dir/node$i.conf" <<CONF
 [Node]
 Id=$i
-Listen=127.0.0.1:$((7100 + i))
+Listen=127.0.0.1:$((base + i))
 DataDirectory=$dir/node$i
 ClusterKeyFile=$dir/cluster.key
 
 [Peers]
-1=127.0.0.1:7101
-2=127.0.0.1:7102
-3=127.0.0.1:7103
+1=127.0.0.1:$((base + 1))
+2=127.0.0.1:$((base + 2))
+3=127.0.0.1:$((base + 3))
 
 [Access]
 ReadUsers=*

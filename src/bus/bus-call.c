@@ -129,28 +129,29 @@ int bus_reply_errno(struct bus_call *c, int error) {
         return sd_bus_reply_method_error(c->message, &e);
 }
 
-/* Completion of every write that answers with a revision. */
-void bus_call_reply_u64(void *userdata, int error, uint64_t revision) {
-        struct bus_call *c = userdata;
-
+/* The end of every deferred call: r < 0 turns into the matching D-Bus
+ * error; a detached call (the bus went away) just goes. */
+void bus_call_finish(struct bus_call *c, int r) {
         if (c->bus) {
-                int r = error < 0 ? bus_reply_errno(c, error)
-                                  : sd_bus_reply_method_return(c->message, "t", revision);
+                if (r < 0)
+                        r = bus_reply_errno(c, r);
                 if (r < 0)
                         log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
         }
         bus_call_free(c);
 }
 
+/* Completion of every write that answers with a revision. */
+void bus_call_reply_u64(void *userdata, int error, uint64_t revision) {
+        struct bus_call *c = userdata;
+
+        bus_call_finish(c, c->bus && error >= 0 ? sd_bus_reply_method_return(c->message, "t", revision) : error);
+}
+
 void bus_call_reply_empty(void *userdata, int error, uint64_t revision) {
         struct bus_call *c = userdata;
 
-        if (c->bus) {
-                int r = error < 0 ? bus_reply_errno(c, error) : sd_bus_reply_method_return(c->message, NULL);
-                if (r < 0)
-                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-        }
-        bus_call_free(c);
+        bus_call_finish(c, c->bus && error >= 0 ? sd_bus_reply_method_return(c->message, NULL) : error);
 }
 
 int bus_check_flags(uint64_t flags, uint64_t allowed, sd_bus_error *error) {

@@ -88,6 +88,7 @@ int bus_reply_errno(struct bus_call *c, int error);
 /* For errors libraftd returns at once, from inside a method handler. */
 int bus_error_from_errno(struct bus *b, sd_bus_error *error, int r, const char *enoent_error);
 /* Completions: reply with one "t" (revision, lease, index), or with nothing. */
+void bus_call_finish(struct bus_call *c, int r);
 void bus_call_reply_u64(void *userdata, int error, uint64_t value);
 void bus_call_reply_empty(void *userdata, int error, uint64_t unused);
 /* After handing c to libraftd: r < 0 means it was refused at once, so free

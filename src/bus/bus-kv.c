@@ -90,16 +90,8 @@ static int send_value(struct bus_call *c, const void *value, size_t len, uint64_
 
 static void get_done(void *userdata, int error, const void *value, size_t len, uint64_t revision) {
         struct bus_call *c = userdata;
-        int r;
 
-        if (c->bus) {
-                r = error < 0 ? error : send_value(c, value, len, revision);
-                if (r < 0)
-                        r = bus_reply_errno(c, r);
-                if (r < 0)
-                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-        }
-        bus_call_free(c);
+        bus_call_finish(c, c->bus && error >= 0 ? send_value(c, value, len, revision) : error);
 }
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -159,13 +151,8 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static void cas_done(void *userdata, int error, bool swapped, uint64_t revision) {
         struct bus_call *c = userdata;
 
-        if (c->bus) {
-                int r = error < 0 ? bus_reply_errno(c, error)
-                                  : sd_bus_reply_method_return(c->message, "bt", (int) swapped, revision);
-                if (r < 0)
-                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-        }
-        bus_call_free(c);
+        bus_call_finish(c, c->bus && error >= 0 ? sd_bus_reply_method_return(c->message, "bt", (int) swapped, revision)
+                                                 : error);
 }
 
 static int method_compare_and_swap(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -277,16 +264,8 @@ static int send_entries(struct bus_call *c, const struct raftd_kv *entries, size
 
 static void list_done(void *userdata, int error, const struct raftd_kv *entries, size_t n, bool more) {
         struct bus_call *c = userdata;
-        int r;
 
-        if (c->bus) {
-                r = error < 0 ? error : send_entries(c, entries, n, more);
-                if (r < 0)
-                        r = bus_reply_errno(c, r);
-                if (r < 0)
-                        log_sink_errno(&c->bus->log, LOG_DEBUG, r, _("Failed to send a reply: %s"), strerror(-r));
-        }
-        bus_call_free(c);
+        bus_call_finish(c, c->bus && error >= 0 ? send_entries(c, entries, n, more) : error);
 }
 
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -6,6 +6,8 @@ set -euo pipefail
 top=$1
 export RAFTD=$2
 dir=$(mktemp -d /tmp/raftd-busctl-XXXXXX)
+# Below the kernel's ephemeral range, away from other runs on this machine.
+export RAFTD_DEV_PORT=$((20000 + RANDOM % 11000))
 trap '"$top/demo/local-cluster.sh" stop "$dir"; rm -rf "$dir"' EXIT
 "$top/demo/local-cluster.sh" start "$dir"
 b() { busctl --address="unix:path=$dir/bus$1" "${@:2}"; }
