@@ -34,6 +34,7 @@ struct kv_session {
         uint64_t floor;       /* seqs below were acknowledged or forgotten */
         struct kv_cached_response *cached; /* sorted by seq */
         size_t n_cached;
+        bool dirty; /* changed in this batch: stored once, at its commit */
 };
 
 struct kv_lock {
@@ -160,7 +161,9 @@ void kv_tables_clear(struct kv *kv);
 
 /* session.c */
 struct kv_session *kv_session_find(struct kv *kv, uint64_t id);
-int kv_session_save(struct kv *kv, const struct kv_session *s);
+int kv_session_save(struct kv *kv, struct kv_session *s);
+/* Store the sessions a batch changed (called before it commits). */
+int kv_sessions_flush(struct kv *kv);
 int kv_session_register(struct kv *kv, raft_index index, uint64_t ttl_ms, struct kv_result *r);
 int kv_session_remove(struct kv *kv, raft_index index, uint64_t id, bool expired);
 const struct kv_result *kv_session_cached(const struct kv_session *s, uint64_t seq);

@@ -28,7 +28,7 @@ bool kv_session_exists(struct kv *kv, uint64_t session) {
         return kv && kv_session_find(kv, session);
 }
 
-int kv_session_save(struct kv *kv, const struct kv_session *s) {
+static int session_store(struct kv *kv, struct kv_session *s) {
         struct kv_buf b = {};
         struct kv_tkey k;
         TDB_DATA d;
@@ -43,7 +43,31 @@ int kv_session_save(struct kv *kv, const struct kv_session *s) {
         d = (TDB_DATA) { .dptr = b.data, .dsize = b.len };
         r = kv_store_put(kv, k.d, &d, 1);
         kv_buf_done(&b);
+        if (r >= 0)
+                s->dirty = false;
         return r;
+}
+
+/* A session's record holds its cached responses: storing it on every
+ * request of a batch re-encoded the whole window each time.  Within a
+ * batch it is stored once, before the batch commits (same transaction). */
+int kv_session_save(struct kv *kv, struct kv_session *s) {
+        if (kv->in_batch) {
+                s->dirty = true;
+                return 0;
+        }
+        return session_store(kv, s);
+}
+
+int kv_sessions_flush(struct kv *kv) {
+        for (size_t i = 0; i < kv->n_sessions; i++)
+                if (kv->sessions[i]->dirty) {
+                        int r = session_store(kv, kv->sessions[i]);
+
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
 }
 
 int kv_session_register(struct kv *kv, raft_index index, uint64_t ttl_ms, struct kv_result *res) {

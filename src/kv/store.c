@@ -324,7 +324,9 @@ int kv_batch_commit(struct kv *kv) {
                 (void) tdb_transaction_cancel(kv->tdb);
                 return -EIO;
         }
-        r = kv_store_meta(kv);
+        r = kv_sessions_flush(kv);
+        if (r >= 0)
+                r = kv_store_meta(kv);
         if (r < 0) {
                 (void) tdb_transaction_cancel(kv->tdb);
                 kv->broken = true;
