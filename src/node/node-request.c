@@ -149,20 +149,26 @@ void node_requests_entry_applied(struct raftd_node *n, raft_index index, raft_te
                 }
 }
 
-/* The answer to a forwarded proposal may arrive after this node applied
- * the entry: then look at the term it was applied with. */
-static bool already_applied(struct raftd_node *n, struct node_request *r) {
+/* The answer to a forwarded change or registration may arrive after this
+ * node applied the entry, when the apply hook has already passed it by:
+ * settle it from the term the entry was applied with. */
+static void settle_if_applied(struct raftd_node *n, struct node_request *r) {
         const struct raft_entry *e;
 
         if (r->wait_index == 0 || r->wait_index > kv_applied_index(n->kv))
-                return false;
+                return;
         e = raft_entry_at(n->raft, r->wait_index);
-        if (e && e->term == r->wait_term && r->kind == REQUEST_CHANGE) {
+        if (e && e->term == r->wait_term && r->kind == REQUEST_CHANGE)
                 finish_change(n, r, 0, r->wait_index);
-                return true;
-        }
-        r->next_try = 0;
-        return true;
+        else if (e && e->term == r->wait_term && r->kind == REQUEST_REGISTER &&
+                 kv_session_exists(n->kv, r->wait_index)) {
+                struct node_session *s = r->session;
+                uint64_t id = r->wait_index; /* a session's id is its entry's index */
+
+                request_free(n, r);
+                node_session_registered(n, s, id);
+        } else
+                r->next_try = 0; /* lost to another leader, or unknown: again */
 }
 
 void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
@@ -772,7 +778,7 @@ static void receive_forward_response(struct raftd_node *n, uint64_t id, const ui
                         r->wait_index = wire_get64(p + 5);
                         r->wait_term = wire_get64(p + 13);
                         r->sent = true;
-                        (void) already_applied(n, r);
+                        settle_if_applied(n, r);
                         return;
                 }
                 if (p[0] == NODE_FORWARD_READ_INDEX && r->kind == REQUEST_READ) {
@@ -782,6 +788,8 @@ static void receive_forward_response(struct raftd_node *n, uint64_t id, const ui
                 } else if (p[0] == NODE_FORWARD_PROPOSE) {
                         r->wait_index = wire_get64(p + 5);
                         r->wait_term = wire_get64(p + 13);
+                        if (r->kind == REQUEST_REGISTER)
+                                settle_if_applied(n, r);
                 }
                 return;
         }
