@@ -174,3 +174,59 @@ nodes_active() {
 nodes_journal() {
         journalctl --no-pager -o cat -u "raftd@n$1.service" --user-unit "raftd@n$1.service" 2>/dev/null
 }
+
+# Microseconds since the epoch, now.
+nodes_now_usec() {
+        local t=$EPOCHREALTIME
+        echo "${t/./}"
+}
+
+# A unit timestamp property in microseconds since the epoch.
+nodes_timestamp_usec() {
+        local text
+        text=$(systemctl --user show -P "$2" --timestamp=us+utc "raftd@n$1.service")
+        [ -n "$text" ] || return 1
+        # "Sat 2026-12-05 21:18:21.123456 UTC": date takes it without the weekday.
+        date -d "${text#* }" +%s%6N
+}
+
+# Starts WRITER through node I's bus, writing KEY; the count of successful
+# writes so far is in $NODES_WRITER_PROGRESS.  nodes_writer_stop leaves
+# "writes N failures F longest_gap_ms G" in $NODES_WRITER_SUMMARY (not
+# printed: in a $(...) subshell the writer would not be a child to wait for).
+NODES_WRITER_PID=
+NODES_WRITER_PROGRESS=
+nodes_writer_start() {
+        NODES_WRITER_PROGRESS=$NODES_BUS_DIR/writer-progress
+        NODES_WRITER_OUT=$NODES_BUS_DIR/writer-out
+        : > "$NODES_WRITER_PROGRESS"
+        "$WRITER" "$(nodes_bus_address "$1")" "$2" "$NODES_WRITER_PROGRESS" > "$NODES_WRITER_OUT" 2>&1 &
+        NODES_WRITER_PID=$!
+        nodes_writer_wait_for 1 || nodes_fail "the writer made no progress through node $1"
+}
+
+nodes_writer_count() {
+        local n
+        read -r n < "$NODES_WRITER_PROGRESS" 2>/dev/null || n=0
+        echo "${n:-0}"
+}
+
+nodes_writer_reached() {
+        [ "$(nodes_writer_count)" -ge "$1" ]
+}
+
+nodes_writer_wait_for() {
+        manager_wait_for "${2:-30}" nodes_writer_reached "$1"
+}
+
+nodes_writer_stop() {
+        kill -TERM "$NODES_WRITER_PID"
+        wait "$NODES_WRITER_PID" || nodes_fail "the writer failed: $(cat "$NODES_WRITER_OUT")"
+        NODES_WRITER_PID=
+        NODES_WRITER_SUMMARY=$(tail -n 1 "$NODES_WRITER_OUT")
+}
+
+# Field NAME of a writer summary line.
+nodes_summary_field() {
+        awk -v f="$2" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$1"
+}
