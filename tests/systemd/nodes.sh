@@ -5,8 +5,15 @@
 # ConfigurationDirectory= and state in their StateDirectory=, both under
 # the manager's $XDG_CONFIG_HOME ($HOME/.config) in a user manager.
 #
-# Needs $RAFTD (the built daemon), $FREE_PORTS (tests/systemd/free-ports)
-# and $TOP (the source tree) from the test's command line.
+# A test sources this file with its command line (meson passes the source
+# tree, the built raftd, free-ports and raftd-writer), calls
+# `manager_enter "$@"`, then `nodes_begin`.
+
+TOP=$1
+RAFTD=$2
+FREE_PORTS=$3
+WRITER=${4:-}
+. "$TOP/tests/systemd/manager.sh"
 
 NODES_CONF_DIR=
 NODES_BUS_DIR=/run/raftd-test
@@ -18,15 +25,35 @@ nodes_fail() {
         exit 1
 }
 
+# nodes_write_test_dropin UNIT ARGS: see nodes_install_units.
+nodes_write_test_dropin() {
+        cat > "$MANAGER_UNIT_DIR/$1.d/50-test.conf" <<UNIT
+[Unit]
+StartLimitBurst=100
+
+[Service]
+User=
+Group=
+ProtectHome=read-only
+ExecStart=
+ExecStart=$RAFTD $2
+UNIT
+}
+
+# Inside the namespaces: the manager, with the units installed.
+nodes_begin() {
+        manager_start
+        nodes_install_units
+}
+
 # The unit files themselves, unchanged, and the drop-in that fits them to a
 # user manager and to this build.
 nodes_install_units() {
-        local unit dir
+        local unit
 
         for unit in raftd.service raftd@.service; do
                 ln -sf "$TOP/systemd/$unit" "$MANAGER_UNIT_DIR/$unit"
-                dir="$MANAGER_UNIT_DIR/$unit.d"
-                mkdir -p "$dir"
+                mkdir -p "$MANAGER_UNIT_DIR/$unit.d"
         done
         # User=: a user manager cannot switch users (it runs everything as
         # itself).  ExecStart=: the build's binary; the configuration from
@@ -35,28 +62,8 @@ nodes_install_units() {
         # manager's notify socket and bus are in /run/user/0, which "yes"
         # hides (the system manager's are in /run/systemd and /run/dbus).
         # StartLimitBurst=: tests restart on purpose.
-        cat > "$MANAGER_UNIT_DIR/raftd@.service.d/50-test.conf" <<UNIT
-[Unit]
-StartLimitBurst=100
-
-[Service]
-User=
-Group=
-ProtectHome=read-only
-ExecStart=
-ExecStart=$RAFTD --instance=%i --config=%E/raftd/%i.conf
-UNIT
-        cat > "$MANAGER_UNIT_DIR/raftd.service.d/50-test.conf" <<UNIT
-[Unit]
-StartLimitBurst=100
-
-[Service]
-User=
-Group=
-ProtectHome=read-only
-ExecStart=
-ExecStart=$RAFTD --config=%E/raftd/raftd.conf
-UNIT
+        nodes_write_test_dropin raftd@.service "--instance=%i --config=%E/raftd/%i.conf"
+        nodes_write_test_dropin raftd.service "--config=%E/raftd/raftd.conf"
         systemctl --user daemon-reload
 }
 

@@ -7,12 +7,9 @@
 # org.raftd1 starts raftd.service through the manager, and the started node
 # answers it with data written while it was down.
 set -euo pipefail
-TOP=$1 RAFTD=$2 FREE_PORTS=$3
-. "$TOP/tests/systemd/manager.sh"
-. "$TOP/tests/systemd/nodes.sh"
+. "$1/tests/systemd/nodes.sh"
 manager_enter "$@"
-manager_start
-nodes_install_units
+nodes_begin
 NODES_BUS_OVERRIDE[3]=$DBUS_SESSION_BUS_ADDRESS
 nodes_setup 3
 mv "$NODES_CONF_DIR/n3.conf" "$NODES_CONF_DIR/raftd.conf"

@@ -5,12 +5,9 @@
 # READY=1 seen by the manager, and the new limit is what a D-Bus Put meets,
 # raised as well as lowered.
 set -euo pipefail
-TOP=$1 RAFTD=$2 FREE_PORTS=$3
-. "$TOP/tests/systemd/manager.sh"
-. "$TOP/tests/systemd/nodes.sh"
+. "$1/tests/systemd/nodes.sh"
 manager_enter "$@"
-manager_start
-nodes_install_units
+nodes_begin
 NODES_LIMITS=MaxValueSize=64
 nodes_setup 3
 nodes_start 1 2 3

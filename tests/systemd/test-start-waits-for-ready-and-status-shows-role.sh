@@ -5,12 +5,9 @@
 # READY=1 (a leader known, its session up): each node serves a write right
 # after it returns, and `systemctl --user status` shows the STATUS= line.
 set -euo pipefail
-TOP=$1 RAFTD=$2 FREE_PORTS=$3
-. "$TOP/tests/systemd/manager.sh"
-. "$TOP/tests/systemd/nodes.sh"
+. "$1/tests/systemd/nodes.sh"
 manager_enter "$@"
-manager_start
-nodes_install_units
+nodes_begin
 nodes_setup 3
 
 nodes_start 1 2 3

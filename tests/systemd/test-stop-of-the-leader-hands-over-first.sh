@@ -7,13 +7,10 @@
 # writes of each trial and their median.  RAFTD_STOP_TRIALS=N runs N
 # trials (default 5; docs/daemon.md has figures for 50).
 set -euo pipefail
-TOP=$1 RAFTD=$2 FREE_PORTS=$3 WRITER=$4
-. "$TOP/tests/systemd/manager.sh"
-. "$TOP/tests/systemd/nodes.sh"
+. "$1/tests/systemd/nodes.sh"
 manager_enter "$@"
 trials=${RAFTD_STOP_TRIALS:-5}
-manager_start
-nodes_install_units
+nodes_begin
 nodes_setup 3
 nodes_start 1 2 3
 

@@ -5,12 +5,9 @@
 # counted in NRestarts=), while the rest of the cluster keeps serving
 # writes.  Prints the time from SIGSTOP until the unit is active again.
 set -euo pipefail
-TOP=$1 RAFTD=$2 FREE_PORTS=$3 WRITER=$4
-. "$TOP/tests/systemd/manager.sh"
-. "$TOP/tests/systemd/nodes.sh"
+. "$1/tests/systemd/nodes.sh"
 manager_enter "$@"
-manager_start
-nodes_install_units
+nodes_begin
 nodes_dropin 60-watchdog $'[Service]\nWatchdogSec=2s'
 nodes_setup 3
 nodes_start 1 2 3
