@@ -66,14 +66,15 @@ manager_remove_cgroups() {
 manager_abort() {
         local inner
 
+        # The inner script stops the manager and prints the journal from
+        # its TERM trap; leaving the namespaces then ends the rest.
         inner=$(pgrep -P "$1") || true
-        [ -n "$inner" ] && kill -TERM "$inner" 2>/dev/null
-        local deadline=$((SECONDS + 10))
-        while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-                sleep 0.1
-        done
-        kill -TERM "$1" 2>/dev/null
-        wait "$1" 2>/dev/null
+        if [ -n "$inner" ]; then
+                kill -TERM "$inner" 2>/dev/null || true
+        else
+                kill -TERM "$1" 2>/dev/null || true
+        fi
+        wait "$1" 2>/dev/null || true
         manager_remove_cgroups
 }
 
@@ -99,7 +100,10 @@ manager_enter() {
         # Killed (meson's timeout): the inner script prints the journal and
         # stops the manager first, then the namespaces go.
         trap 'manager_abort "$child"; exit 1' INT TERM
-        unshare --pid --fork --kill-child --mount-proc --propagation private -- bash "$0" "$@" &
+        # A session of its own: meson's timeout signals the test's process
+        # group, and unshare would die of it and SIGKILL the inner script
+        # before it could stop the manager; the trap above forwards it.
+        setsid unshare --pid --fork --kill-child --mount-proc --propagation private -- bash "$0" "$@" &
         child=$!
         wait "$child" || status=$?
         trap - INT TERM
