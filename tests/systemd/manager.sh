@@ -178,6 +178,11 @@ manager_stop() {
         local status=$?
 
         if [ -n "$MANAGER_PID" ]; then
+                # A sanitizer's report from any process fails the test.
+                if journalctl --no-pager -o cat 2>/dev/null |
+                        grep -E "ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|: runtime error: " >&2; then
+                        status=1
+                fi
                 if [ "$status" != 0 ] || [ -n "${RAFTD_TEST_VERBOSE:-}" ]; then
                         echo "---- journal of the failed test ----" >&2
                         journalctl --no-pager -o short-monotonic 2>/dev/null | tail -n 400 >&2 || true

@@ -64,6 +64,15 @@ nodes_install_units() {
         # StartLimitBurst=: tests restart on purpose.
         nodes_write_test_dropin raftd@.service "--instance=%i --config=%E/raftd/%i.conf"
         nodes_write_test_dropin raftd.service "--config=%E/raftd/raftd.conf"
+        # A sanitizer build: LeakSanitizer stops the world with ptrace, which
+        # the unit's system call filter refuses; the options reach raftd
+        # through the unit's environment (units do not inherit the test's).
+        if [ "${RAFTD_SANITIZE:-none}" != none ]; then
+                for unit in raftd.service raftd@.service; do
+                        printf '[Service]\nSystemCallFilter=@debug\nEnvironment="ASAN_OPTIONS=%s" "UBSAN_OPTIONS=%s"\n' \
+                                "${ASAN_OPTIONS:-}" "${UBSAN_OPTIONS:-}" > "$MANAGER_UNIT_DIR/$unit.d/60-sanitizer.conf"
+                done
+        fi
         systemctl --user daemon-reload
 }
 
