@@ -10,11 +10,10 @@
 # manager is stopped, the namespaces end (the kernel kills what is left),
 # and the outer process removes the cgroups.
 #
-# Inside, $MANAGER_RUN is the private /run and systemctl/busctl/journalctl
-# reach the manager with --user.
+# Inside, systemctl/busctl/journalctl reach the manager with --user, units
+# go into $MANAGER_UNIT_DIR, and $HOME is $MANAGER_HOME on the private /run.
 
 MANAGER_CGROUP_NAME=${MANAGER_CGROUP_NAME:-}
-MANAGER_RUN=/run
 MANAGER_HOME=/run/raftd-test-home
 MANAGER_UNIT_DIR=/run/systemd/user
 MANAGER_PID=
@@ -63,6 +62,7 @@ manager_remove_cgroups() {
         done
 }
 
+# Outside, on SIGTERM/SIGINT: $1 is unshare.
 manager_abort() {
         local inner
 
@@ -184,7 +184,7 @@ manager_stop() {
                         status=1
                 fi
                 if [ "$status" != 0 ] || [ -n "${RAFTD_TEST_VERBOSE:-}" ]; then
-                        echo "---- journal of the failed test ----" >&2
+                        echo "---- journal (exit status $status) ----" >&2
                         journalctl --no-pager -o short-monotonic 2>/dev/null | tail -n 400 >&2 || true
                 fi
                 kill -TERM "$MANAGER_PID" 2>/dev/null || true
