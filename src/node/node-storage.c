@@ -64,9 +64,14 @@ static int load_snapshot_into_kv(struct raftd_node *n) {
 
 static int open_kv(struct raftd_node *n) {
         _cleanup_free_ char *path = path_join(n->data_dir, "state.tdb");
+        /* The configured limits are checked where a request enters
+         * (raftd_put() and friends), and may change at runtime
+         * (raftd_node_set_limits()).  Applying a committed entry must give
+         * the same result on every node whatever its configuration, so the
+         * state machine only holds entries to the format's bounds. */
         struct kv_options o = {
-                .max_key_len = n->cfg.max_key_len,
-                .max_value_size = n->cfg.max_value_size,
+                .max_key_len = KV_COMMAND_KEY_MAX,
+                .max_value_size = KV_COMMAND_VALUE_MAX,
                 .max_cached_responses = 2 * NODE_SESSION_WINDOW,
                 .on_event = node_on_kv_event,
                 .userdata = n,
