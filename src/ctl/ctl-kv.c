@@ -70,6 +70,10 @@ int ctl_put(struct ctl *c) {
         const char *key = c->args[0];
         int r;
 
+        if (c->n_args != (c->file ? 1 : 2)) {
+                ctl_error(_("put takes KEY and VALUE (or \"-\" for standard input), or KEY and --file=PATH"));
+                return CTL_EXIT_USAGE;
+        }
         if (c->file)
                 r = ctl_value_from_file(c->file, &value);
         else

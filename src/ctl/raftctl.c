@@ -261,6 +261,9 @@ static int handle_option(struct ctl *c, const struct command *cmd, int opt, cons
                 }
                 c->has_timeout = true;
                 break;
+        case ARG_FORCE:
+                c->force = true;
+                break;
         case ':':
                 ctl_error(_("Option %s needs an argument"), spelled);
                 return CTL_EXIT_USAGE;

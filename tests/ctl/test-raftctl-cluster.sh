@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# raftctl's cluster commands against real daemons: keygen writes the key the
+# whole cluster runs with; status shows 3 members and a leader; watch on
+# node 3 sees puts made via node 1 in order; transfer-leader moves
+# leadership; snapshot; backup FILE.
+. "$(dirname "$0")/ctl-test-lib.sh"
+
+# keygen: mode 0600, refuses to overwrite, --force replaces; the cluster
+# below starts with this key (local-cluster.sh keeps an existing one).
+"$raftctl" keygen "$dir/cluster.key"
+expect "$(stat -c %a "$dir/cluster.key")" 600
+expect "$(stat -c %s "$dir/cluster.key")" 32
+old=$(od -An -tx1 "$dir/cluster.key")
+expect_status 1 "$raftctl" keygen "$dir/cluster.key"
+expect "$(od -An -tx1 "$dir/cluster.key")" "$old" "keygen overwrote a key without --force"
+"$raftctl" keygen --force "$dir/cluster.key"
+[ "$(od -An -tx1 "$dir/cluster.key")" != "$old" ] || fail "keygen --force kept the old key"
+expect "$(stat -c %a "$dir/cluster.key")" 600
+start_cluster
+
+leader_of() { ctl "$1" --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["leader"])'; }
+
+# status: 3 voters, exactly one leader, all reachable, seen from node 2.
+ctl 2 --json status | json_check "d['node_id'] == 2 and len(d['members']) == 3 and sum(m['leader'] for m in d['members']) == 1 and all(m['voter'] and m['reachable'] for m in d['members']) and d['leader'] in [m['id'] for m in d['members']]"
+leader=$(leader_of 1)
+ctl "$leader" --json status | json_check "d['role'] == 'leader' and all(m['match_index'] is not None for m in d['members'])"
+human=$(ctl 1 status)
+expect "$(echo "$human" | grep -c -E '^[123] +(leader|voter) ')" 3 "status table: $human"
+expect "$(echo "$human" | grep -c -E '^[123] +leader ')" 1 "status table: $human"
+
+# watch on node 3, puts via node 1: every change once, in revision order.
+"$raftctl" --bus-address="unix:path=$dir/bus3" --json watch /w/ > "$dir/watch" &
+watcher=$!
+ctl_test_children=$watcher
+# Subscribed once a put made now shows up.
+watching() { ctl 1 put /w/ready x >/dev/null; grep -q /w/ready "$dir/watch"; }
+wait_for 30 watching
+for i in $(seq 1 20); do ctl 1 put "/w/k$i" "v$i" >/dev/null; done
+ctl 1 put /elsewhere x >/dev/null
+ctl 1 del /w/k1 >/dev/null
+wait_for 30 grep -q '"deleted":true' "$dir/watch"
+kill -TERM "$watcher"
+wait "$watcher" || fail "watch did not exit 0 on SIGTERM"
+grep -v /w/ready "$dir/watch" | python3 -c '
+import json, sys
+events = [json.loads(l) for l in sys.stdin]
+keys = [(e["key"], e.get("value"), e["deleted"]) for e in events]
+want = [("/w/k%d" % i, "v%d" % i, False) for i in range(1, 21)] + [("/w/k1", None, True)]
+revs = [e["revision"] for e in events]
+assert keys == want, keys
+assert revs == sorted(set(revs)), revs
+' || fail "watch output: $(cat "$dir/watch")"
+
+# transfer-leader: another node leads afterwards, and every node agrees.
+old_leader=$(leader_of 1)
+new_leader=$(ctl "$old_leader" --json transfer-leader | python3 -c 'import json, sys; print(json.load(sys.stdin)["leader"])')
+[ "$new_leader" != "$old_leader" ] && [ "$new_leader" != 0 ] || fail "leadership stayed with $old_leader"
+agreed() { [ "$(leader_of 1)" = "$new_leader" ] && [ "$(leader_of 2)" = "$new_leader" ] && [ "$(leader_of 3)" = "$new_leader" ]; }
+wait_for 30 agreed
+
+# snapshot and backup.
+ctl 2 --json snapshot | json_check "d['index'] > 0"
+ctl 3 backup "$dir/backup.img" >/dev/null
+[ -s "$dir/backup.img" ] || fail "backup wrote no data"
+expect "$(stat -c %a "$dir/backup.img")" 600
+expect_status 1 ctl 3 backup "$dir/backup.img"
+ctl 3 --json backup --force "$dir/backup.img" | json_check "d['index'] > 0"
+[ -z "$(ls "$dir" | grep 'backup.img.')" ] || fail "backup left a temporary file"
+echo ok
