@@ -63,6 +63,14 @@ static int print_revision(struct ctl *c, const char *key, sd_bus_message *reply)
         return ctl_flush_stdout();
 }
 
+int ctl_put_check(const struct ctl *c) {
+        if (c->n_args != (c->file ? 1 : 2)) {
+                ctl_error(_("put takes KEY and VALUE (or \"-\" for standard input), or KEY and --file=PATH"));
+                return CTL_EXIT_USAGE;
+        }
+        return CTL_EXIT_OK;
+}
+
 int ctl_put(struct ctl *c) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
@@ -70,10 +78,6 @@ int ctl_put(struct ctl *c) {
         const char *key = c->args[0];
         int r;
 
-        if (c->n_args != (c->file ? 1 : 2)) {
-                ctl_error(_("put takes KEY and VALUE (or \"-\" for standard input), or KEY and --file=PATH"));
-                return CTL_EXIT_USAGE;
-        }
         if (c->file)
                 r = ctl_value_from_file(c->file, &value);
         else
@@ -110,14 +114,7 @@ int ctl_del(struct ctl *c) {
 /* cas KEY [EXPECTED] [NEW]: --absent drops EXPECTED (the key must not
  * exist), --delete drops NEW (swap to absent); --expected-file and --file
  * take them from files instead. */
-int ctl_cas(struct ctl *c) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
-        _cleanup_(ctl_value_done) struct ctl_value expected = {}, new_value = {};
-        const char *key = c->args[0];
-        int next = 1, swapped, r;
-        uint64_t revision;
-
+int ctl_cas_check(const struct ctl *c) {
         if (c->expect_absent && c->expected_file) {
                 ctl_error(_("--absent and --expected-file exclude each other"));
                 return CTL_EXIT_USAGE;
@@ -138,6 +135,16 @@ int ctl_cas(struct ctl *c) {
                 ctl_error(_("Only one value can come from standard input"));
                 return CTL_EXIT_USAGE;
         }
+        return CTL_EXIT_OK;
+}
+
+int ctl_cas(struct ctl *c) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_(ctl_value_done) struct ctl_value expected = {}, new_value = {};
+        const char *key = c->args[0];
+        int next = 1, swapped, r;
+        uint64_t revision;
 
         r = CTL_EXIT_OK;
         if (c->expected_file)

@@ -108,6 +108,11 @@ void ctl_json_value_field(FILE *f, const void *p, size_t len);
 void ctl_escaped(FILE *f, const void *p, size_t len);
 int ctl_flush_stdout(void);
 
+/* Argument checks that need more than a count, run before connecting:
+ * each returns an exit code. */
+int ctl_put_check(const struct ctl *c);
+int ctl_cas_check(const struct ctl *c);
+
 /* Commands: each returns an exit code. */
 int ctl_get(struct ctl *c);
 int ctl_put(struct ctl *c);

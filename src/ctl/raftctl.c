@@ -15,6 +15,7 @@
 struct command {
         const char *name;
         int (*run)(struct ctl *c);
+        int (*check)(const struct ctl *c); /* optional, before connecting */
         unsigned options; /* enum ctl_option bits */
         int min_args, max_args; /* -1: no maximum */
         bool needs_bus;
@@ -25,21 +26,21 @@ struct command {
 };
 
 static const struct command commands[] = {
-        { "get", ctl_get, CTL_OPT_LOCAL | CTL_OPT_RAW, 1, 1, true, false, N_("get KEY"),
+        { "get", ctl_get, NULL, CTL_OPT_LOCAL | CTL_OPT_RAW, 1, 1, true, false, N_("get KEY"),
           N_("Print the value of KEY"),
           N_("The value is written raw when standard output is not a terminal or with --raw, and with\n"
              "C-style escapes otherwise.  A missing key exits with status 3.\n\n"
              "  -l --local         Read this node's state (possibly stale) instead of a\n"
              "                     linearizable read\n"
              "  -r --raw           Write the bytes unchanged even to a terminal\n") },
-        { "put", ctl_put, CTL_OPT_FILE | CTL_OPT_LEASE, 1, 2, true, false, N_("put KEY [VALUE|-]"),
+        { "put", ctl_put, ctl_put_check, CTL_OPT_FILE | CTL_OPT_LEASE, 1, 2, true, false, N_("put KEY [VALUE|-]"),
           N_("Set KEY to VALUE and print the revision"),
           N_("The value is the argument, standard input for \"-\", or the file named with --file;\n"
              "it is stored byte for byte.\n\n"
              "  -f --file=PATH     Take the value from PATH\n"
              "     --lease=ID      Bind the key to a lease (see org.raftd1.KV.GrantLease)\n") },
-        { "del", ctl_del, 0, 1, 1, true, false, N_("del KEY"), N_("Delete KEY and print the revision"), NULL },
-        { "cas", ctl_cas, CTL_OPT_FILE | CTL_OPT_EXPECTED_FILE | CTL_OPT_ABSENT | CTL_OPT_DELETE, 1, 3, true,
+        { "del", ctl_del, NULL, 0, 1, 1, true, false, N_("del KEY"), N_("Delete KEY and print the revision"), NULL },
+        { "cas", ctl_cas, ctl_cas_check, CTL_OPT_FILE | CTL_OPT_EXPECTED_FILE | CTL_OPT_ABSENT | CTL_OPT_DELETE, 1, 3, true,
           false, N_("cas KEY [EXPECTED|-] [NEW|-]"),
           N_("Compare-and-swap: set KEY to NEW if its value is EXPECTED"),
           N_("Prints the revision when the value was swapped; exits with status 4 when the key's value\n"
@@ -48,34 +49,34 @@ static const struct command commands[] = {
              "     --delete        Delete the key instead of setting it (no NEW argument)\n"
              "     --expected-file=PATH  Take EXPECTED from PATH\n"
              "  -f --file=PATH     Take NEW from PATH\n") },
-        { "list", ctl_list, CTL_OPT_LOCAL, 0, 1, true, false, N_("list [PREFIX]"),
+        { "list", ctl_list, NULL, CTL_OPT_LOCAL, 0, 1, true, false, N_("list [PREFIX]"),
           N_("List the keys under PREFIX with their revisions and values"),
           N_("  -l --local         List this node's state (possibly stale)\n") },
-        { "watch", ctl_watch, 0, 0, 1, true, false, N_("watch [PREFIX]"),
+        { "watch", ctl_watch, NULL, 0, 0, 1, true, false, N_("watch [PREFIX]"),
           N_("Print every change of keys under PREFIX as it is applied"),
           N_("Runs until interrupted (exit status 0) or until raftd leaves the bus (status 5).  For a\n"
              "subtree, end PREFIX with \"/\".  With --json, one JSON object per line.\n") },
-        { "lock", ctl_lock, CTL_OPT_TIMEOUT, 2, -1, true, true, N_("lock NAME [--timeout=SEC] [--] CMD [ARG...]"),
+        { "lock", ctl_lock, NULL, CTL_OPT_TIMEOUT, 2, -1, true, true, N_("lock NAME [--timeout=SEC] [--] CMD [ARG...]"),
           N_("Run CMD while holding the cluster-wide lock NAME"),
           N_("Waits until the lock is granted, runs CMD with $RAFTD_LOCK_FENCE and $RAFTD_LOCK_NAME set,\n"
              "and releases the lock when CMD ends; exits with CMD's status (128+N if a signal N\n"
              "killed it).  If raftctl dies, the lock is released too.  SIGINT, SIGTERM, SIGHUP and\n"
              "SIGQUIT are passed on to CMD.\n\n"
              "  -t --timeout=SEC   Give up after SEC seconds (exit status 5); default: wait forever\n") },
-        { "status", ctl_status, 0, 0, 0, true, false, N_("status"),
+        { "status", ctl_status, NULL, 0, 0, 0, true, false, N_("status"),
           N_("Show this node's role, term, leader and the members"), NULL },
-        { "members", ctl_members, 0, 2, 3, true, false, N_("members add ID ADDRESS:PORT | promote ID | remove ID"),
+        { "members", ctl_members, NULL, 0, 2, 3, true, false, N_("members add ID ADDRESS:PORT | promote ID | remove ID"),
           N_("Change the cluster's membership"),
           N_("A new member is added as a learner; promote it to a voter once it has caught up.\n") },
-        { "transfer-leader", ctl_transfer_leader, 0, 0, 1, true, false, N_("transfer-leader [ID]"),
+        { "transfer-leader", ctl_transfer_leader, NULL, 0, 0, 1, true, false, N_("transfer-leader [ID]"),
           N_("Hand leadership to member ID (default: the most up-to-date voter)"), NULL },
-        { "snapshot", ctl_snapshot, 0, 0, 0, true, false, N_("snapshot"),
+        { "snapshot", ctl_snapshot, NULL, 0, 0, 0, true, false, N_("snapshot"),
           N_("Take a snapshot on this node now"), NULL },
-        { "backup", ctl_backup, CTL_OPT_FORCE, 1, 1, true, false, N_("backup FILE"),
+        { "backup", ctl_backup, NULL, CTL_OPT_FORCE, 1, 1, true, false, N_("backup FILE"),
           N_("Write a consistent backup of the data to FILE"),
           N_("FILE gets mode 0600 and appears only once the backup is complete.\n\n"
              "     --force         Replace an existing FILE\n") },
-        { "keygen", ctl_keygen, CTL_OPT_FORCE, 0, 1, false, false, N_("keygen [FILE]"),
+        { "keygen", ctl_keygen, NULL, CTL_OPT_FORCE, 0, 1, false, false, N_("keygen [FILE]"),
           N_("Create a new cluster key file (default /etc/raftd/cluster.key)"),
           N_("Local only; the file gets mode 0600.  Every node of a cluster needs the same key.\n\n"
              "     --force         Replace an existing key file\n") },
@@ -361,6 +362,11 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, const struct
                 return CTL_EXIT_USAGE;
         }
         c->command = cmd->name;
+        if (cmd->check) {
+                r = cmd->check(c);
+                if (r != CTL_EXIT_OK)
+                        return r;
+        }
         *ret_cmd = cmd;
         return -1;
 }

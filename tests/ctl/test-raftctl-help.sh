@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Every command's --help exits 0 and names the command; raftctl --help lists
-# every command; --version; usage errors exit 2.  No cluster needed.
+# every command; --version; usage errors exit 2 before raftctl looks for a
+# bus (there is none here).
 set -euo pipefail
 raftctl=$1
+# No bus at all: a usage error must be found before raftctl connects.
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/raftctl-help-test
 commands="get put del cas list watch lock status members transfer-leader snapshot backup keygen"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -15,7 +18,8 @@ for c in $commands; do
 done
 "$raftctl" --version | grep -q -E '^raftctl [0-9]+\.[0-9]+' || fail "--version: $("$raftctl" --version)"
 for bad in "" "nosuchcommand" "--nosuchoption get k" "get" "get --timeout=1 k" "--raw get k" "lock onlyname" \
-           "lock --timeout=soon n true" "put --lease=x k v" "--bus-address"; do
+           "lock --timeout=soon n true" "put --lease=x k v" "--bus-address" "put /k" "put --file=/f /k v" \
+           "cas /k one" "cas --absent /k" "cas --absent --expected-file=/f /k v" "cas /k - -"; do
         rc=0
         # shellcheck disable=SC2086 # word splitting is the point
         "$raftctl" $bad >/dev/null 2>&1 || rc=$?
