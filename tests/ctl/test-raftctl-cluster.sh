@@ -66,4 +66,18 @@ expect "$(stat -c %a "$dir/backup.img")" 600
 expect_status 1 ctl 3 backup "$dir/backup.img"
 ctl 3 --json backup --force "$dir/backup.img" | json_check "d['index'] > 0"
 [ -z "$(ls "$dir" | grep 'backup.img.')" ] || fail "backup left a temporary file"
+
+# watch ends with 5 when its node leaves the bus (here: SIGKILL).
+"$raftctl" --bus-address="unix:path=$dir/bus3" watch / > /dev/null &
+watcher=$!
+ctl_test_children=$watcher
+# Connected once the bus has three clients: raftd, raftctl and busctl.  (If
+# raftd dies before raftctl subscribed, raftctl's check for a node fails:
+# also 5.)
+subscribed() { [ "$(busctl --address="unix:path=$dir/bus3" list --no-legend --unique | wc -l)" -ge 3 ]; }
+wait_for 30 subscribed
+kill -KILL "$(cat "$dir/raftd3.pid")"
+rc=0
+wait "$watcher" || rc=$?
+expect "$rc" 5 "watch exit status after its node died"
 echo ok
