@@ -55,6 +55,20 @@ expect "$(echo "$human" | head -1 | tr -s ' ')" "KEY REVISION VALUE"
 expect "$(echo "$human" | sed -n 4p | awk '{print $1, $3}')" '/list/c with\ttab'
 expect "$(ctl 2 list /nothing/ | wc -l)" 0
 
+# More keys than one List page (1000): every one listed once, in order.
+seq -w 1 1100 | xargs -P 8 -I{} "$raftctl" --bus-address="unix:path=$dir/bus2" put /page/{} v >/dev/null
+ctl 3 --json list /page/ |
+        json_check "[e['key'] for e in d['entries']] == ['/page/%04d' % i for i in range(1, 1101)]"
+expect "$(ctl 1 list /page/ | wc -l)" 1101 "1100 keys and a header"
+
+# On a terminal (script(1) gives a pty), get escapes control bytes, the
+# backslash and bytes that are not UTF-8, keeps UTF-8 text, ends the line.
+printf 'a\nb\001\\\377\303\251' | ctl 1 put /esc - >/dev/null
+expect "$(script -qec "'$raftctl' --bus-address=unix:path=$dir/bus1 get /esc" /dev/null | tr -d '\r')" \
+        "$(printf 'a\\nb\\x01\\\\\\xff\303\251')"
+expect "$(script -qec "'$raftctl' --bus-address=unix:path=$dir/bus1 get --raw /esc" /dev/null | tr -d '\r' | od -An -tx1)" \
+        "$(printf 'a\nb\001\\\377\303\251' | od -An -tx1)"
+
 # del prints the revision, then the key is gone.
 ctl 3 del /list/a >/dev/null
 ctl 1 --json list /list/ | json_check "[e['key'] for e in d['entries']] == ['/list/b', '/list/c']"
