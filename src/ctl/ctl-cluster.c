@@ -169,12 +169,9 @@ static int parse_id(const char *s, uint64_t *ret) {
 }
 
 /* members add ID ADDRESS | promote ID | remove ID */
-int ctl_members(struct ctl *c) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+int ctl_members_check(const struct ctl *c) {
         const char *action = c->n_args > 0 ? c->args[0] : "";
         uint64_t id;
-        int r;
 
         if ((strcmp(action, "add") == 0 && c->n_args != 3) ||
             ((strcmp(action, "promote") == 0 || strcmp(action, "remove") == 0) && c->n_args != 2) ||
@@ -182,6 +179,16 @@ int ctl_members(struct ctl *c) {
                 ctl_error(_("Usage: raftctl members add ID ADDRESS:PORT | promote ID | remove ID"));
                 return CTL_EXIT_USAGE;
         }
+        return parse_id(c->args[1], &id);
+}
+
+int ctl_members(struct ctl *c) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *action = c->args[0];
+        uint64_t id;
+        int r;
+
         r = parse_id(c->args[1], &id);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -196,6 +203,12 @@ int ctl_members(struct ctl *c) {
         if (c->json)
                 printf("{\"id\":%" PRIu64 "}\n", id);
         return ctl_flush_stdout();
+}
+
+int ctl_transfer_leader_check(const struct ctl *c) {
+        uint64_t target;
+
+        return c->n_args > 0 ? parse_id(c->args[0], &target) : CTL_EXIT_OK;
 }
 
 int ctl_transfer_leader(struct ctl *c) {

@@ -112,6 +112,8 @@ int ctl_flush_stdout(void);
  * each returns an exit code. */
 int ctl_put_check(const struct ctl *c);
 int ctl_cas_check(const struct ctl *c);
+int ctl_members_check(const struct ctl *c);
+int ctl_transfer_leader_check(const struct ctl *c);
 
 /* Commands: each returns an exit code. */
 int ctl_get(struct ctl *c);

@@ -19,67 +19,126 @@ struct command {
         unsigned options; /* enum ctl_option bits */
         int min_args, max_args; /* -1: no maximum */
         bool needs_bus;
-        bool posix_order; /* lock: CMD's own options are not raftctl's */
+        bool first_is_name; /* args[0] is a key or lock name: not empty */
+        bool posix_order; /* options end at the first argument after the first */
         const char *usage;
         const char *summary;
         const char *details;
 };
 
 static const struct command commands[] = {
-        { "get", ctl_get, NULL, CTL_OPT_LOCAL | CTL_OPT_RAW, 1, 1, true, false, N_("get KEY"),
-          N_("Print the value of KEY"),
-          N_("The value is written raw when standard output is not a terminal or with --raw, and with\n"
-             "C-style escapes otherwise.  A missing key exits with status 3.\n\n"
-             "  -l --local         Read this node's state (possibly stale) instead of a\n"
-             "                     linearizable read\n"
-             "  -r --raw           Write the bytes unchanged even to a terminal\n") },
-        { "put", ctl_put, ctl_put_check, CTL_OPT_FILE | CTL_OPT_LEASE, 1, 2, true, false, N_("put KEY [VALUE|-]"),
-          N_("Set KEY to VALUE and print the revision"),
-          N_("The value is the argument, standard input for \"-\", or the file named with --file;\n"
-             "it is stored byte for byte.\n\n"
-             "  -f --file=PATH     Take the value from PATH\n"
-             "     --lease=ID      Bind the key to a lease (see org.raftd1.KV.GrantLease)\n") },
-        { "del", ctl_del, NULL, 0, 1, 1, true, false, N_("del KEY"), N_("Delete KEY and print the revision"), NULL },
-        { "cas", ctl_cas, ctl_cas_check, CTL_OPT_FILE | CTL_OPT_EXPECTED_FILE | CTL_OPT_ABSENT | CTL_OPT_DELETE, 1, 3, true,
-          false, N_("cas KEY [EXPECTED|-] [NEW|-]"),
-          N_("Compare-and-swap: set KEY to NEW if its value is EXPECTED"),
-          N_("Prints the revision when the value was swapped; exits with status 4 when the key's value\n"
-             "was not the expected one.\n\n"
-             "     --absent        Expect the key not to exist (no EXPECTED argument)\n"
-             "     --delete        Delete the key instead of setting it (no NEW argument)\n"
-             "     --expected-file=PATH  Take EXPECTED from PATH\n"
-             "  -f --file=PATH     Take NEW from PATH\n") },
-        { "list", ctl_list, NULL, CTL_OPT_LOCAL, 0, 1, true, false, N_("list [PREFIX]"),
-          N_("List the keys under PREFIX with their revisions and values"),
-          N_("  -l --local         List this node's state (possibly stale)\n") },
-        { "watch", ctl_watch, NULL, 0, 0, 1, true, false, N_("watch [PREFIX]"),
-          N_("Print every change of keys under PREFIX as it is applied"),
-          N_("Runs until interrupted (exit status 0) or until raftd leaves the bus (status 5).  For a\n"
-             "subtree, end PREFIX with \"/\".  With --json, one JSON object per line.\n") },
-        { "lock", ctl_lock, NULL, CTL_OPT_TIMEOUT, 2, -1, true, true, N_("lock NAME [--timeout=SEC] [--] CMD [ARG...]"),
-          N_("Run CMD while holding the cluster-wide lock NAME"),
-          N_("Waits until the lock is granted, runs CMD with $RAFTD_LOCK_FENCE and $RAFTD_LOCK_NAME set,\n"
-             "and releases the lock when CMD ends; exits with CMD's status (128+N if a signal N\n"
-             "killed it).  If raftctl dies, the lock is released too.  SIGINT, SIGTERM, SIGHUP and\n"
-             "SIGQUIT are passed on to CMD.\n\n"
-             "  -t --timeout=SEC   Give up after SEC seconds (exit status 5); default: wait forever\n") },
-        { "status", ctl_status, NULL, 0, 0, 0, true, false, N_("status"),
-          N_("Show this node's role, term, leader and the members"), NULL },
-        { "members", ctl_members, NULL, 0, 2, 3, true, false, N_("members add ID ADDRESS:PORT | promote ID | remove ID"),
-          N_("Change the cluster's membership"),
-          N_("A new member is added as a learner; promote it to a voter once it has caught up.\n") },
-        { "transfer-leader", ctl_transfer_leader, NULL, 0, 0, 1, true, false, N_("transfer-leader [ID]"),
-          N_("Hand leadership to member ID (default: the most up-to-date voter)"), NULL },
-        { "snapshot", ctl_snapshot, NULL, 0, 0, 0, true, false, N_("snapshot"),
-          N_("Take a snapshot on this node now"), NULL },
-        { "backup", ctl_backup, NULL, CTL_OPT_FORCE, 1, 1, true, false, N_("backup FILE"),
-          N_("Write a consistent backup of the data to FILE"),
-          N_("FILE gets mode 0600 and appears only once the backup is complete.\n\n"
-             "     --force         Replace an existing FILE\n") },
-        { "keygen", ctl_keygen, NULL, CTL_OPT_FORCE, 0, 1, false, false, N_("keygen [FILE]"),
-          N_("Create a new cluster key file (default /etc/raftd/cluster.key)"),
-          N_("Local only; the file gets mode 0600.  Every node of a cluster needs the same key.\n\n"
-             "     --force         Replace an existing key file\n") },
+        {
+                .name = "get", .run = ctl_get, .first_is_name = true, .needs_bus = true,
+                .options = CTL_OPT_LOCAL | CTL_OPT_RAW, .min_args = 1, .max_args = 1,
+                .usage = N_("get KEY"),
+                .summary = N_("Print the value of KEY"),
+                .details = N_("The value is written raw when standard output is not a terminal or with --raw, and\n"
+                              "with C-style escapes otherwise.  A missing key exits with status 3.\n\n"
+                              "  -l --local         Read this node's state (possibly stale) instead of a\n"
+                              "                     linearizable read\n"
+                              "  -r --raw           Write the bytes unchanged even to a terminal\n"),
+        },
+        {
+                .name = "put", .run = ctl_put, .first_is_name = true, .check = ctl_put_check, .needs_bus = true,
+                .options = CTL_OPT_FILE | CTL_OPT_LEASE, .min_args = 1, .max_args = 2,
+                .usage = N_("put KEY [VALUE|-]"),
+                .summary = N_("Set KEY to VALUE and print the revision"),
+                .details = N_("The value is the argument, standard input for \"-\", or the file named with\n"
+                              "--file; it is stored byte for byte.\n\n"
+                              "  -f --file=PATH     Take the value from PATH\n"
+                              "     --lease=ID      Bind the key to a lease (see org.raftd1.KV.GrantLease)\n"),
+        },
+        {
+                .name = "del", .run = ctl_del, .first_is_name = true, .needs_bus = true,
+                .min_args = 1, .max_args = 1,
+                .usage = N_("del KEY"),
+                .summary = N_("Delete KEY and print the revision"),
+        },
+        {
+                .name = "cas", .run = ctl_cas, .first_is_name = true, .check = ctl_cas_check, .needs_bus = true,
+                .options = CTL_OPT_FILE | CTL_OPT_EXPECTED_FILE | CTL_OPT_ABSENT | CTL_OPT_DELETE,
+                .min_args = 1, .max_args = 3,
+                .usage = N_("cas KEY [EXPECTED|-] [NEW|-]"),
+                .summary = N_("Compare-and-swap: set KEY to NEW if its value is EXPECTED"),
+                .details = N_("Prints the revision when the value was swapped; exits with status 4 when the\n"
+                              "key's value was not the expected one.\n\n"
+                              "     --absent        Expect the key not to exist (no EXPECTED argument)\n"
+                              "     --delete        Delete the key instead of setting it (no NEW argument)\n"
+                              "     --expected-file=PATH  Take EXPECTED from PATH\n"
+                              "  -f --file=PATH     Take NEW from PATH\n"),
+        },
+        {
+                .name = "list", .run = ctl_list, .needs_bus = true,
+                .options = CTL_OPT_LOCAL, .min_args = 0, .max_args = 1,
+                .usage = N_("list [PREFIX]"),
+                .summary = N_("List the keys under PREFIX with their revisions and values"),
+                .details = N_("  -l --local         List this node's state (possibly stale)\n"),
+        },
+        {
+                .name = "watch", .run = ctl_watch, .needs_bus = true,
+                .min_args = 0, .max_args = 1,
+                .usage = N_("watch [PREFIX]"),
+                .summary = N_("Print every change of keys under PREFIX as it is applied"),
+                .details = N_("Runs until interrupted (exit status 0) or until raftd leaves the bus (status 5).\n"
+                              "For a subtree, end PREFIX with \"/\".  With --json, one JSON object per line.\n"),
+        },
+        {
+                /* CMD's own options are not raftctl's. */
+                .name = "lock", .run = ctl_lock, .first_is_name = true, .needs_bus = true, .posix_order = true,
+                .options = CTL_OPT_TIMEOUT, .min_args = 2, .max_args = -1,
+                .usage = N_("lock NAME [--timeout=SEC] [--] CMD [ARG...]"),
+                .summary = N_("Run CMD while holding the cluster-wide lock NAME"),
+                .details = N_("Waits until the lock is granted, runs CMD with $RAFTD_LOCK_FENCE and\n"
+                              "$RAFTD_LOCK_NAME set, and releases the lock when CMD ends; exits with CMD's\n"
+                              "status (128+N if a signal N killed it).  If raftctl dies, the lock is released\n"
+                              "too.  SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to CMD.\n\n"
+                              "  -t --timeout=SEC   Give up after SEC seconds (exit status 5); default: wait\n"
+                              "                     as long as it takes\n"),
+        },
+        {
+                .name = "status", .run = ctl_status, .needs_bus = true,
+                .min_args = 0, .max_args = 0,
+                .usage = N_("status"),
+                .summary = N_("Show this node's role, term, leader and the members"),
+        },
+        {
+                .name = "members", .run = ctl_members, .check = ctl_members_check, .needs_bus = true,
+                .min_args = 2, .max_args = 3,
+                .usage = N_("members add ID ADDRESS:PORT | promote ID | remove ID"),
+                .summary = N_("Change the cluster's membership"),
+                .details = N_("A new member is added as a learner; promote it to a voter once it has caught\n"
+                              "up.\n"),
+        },
+        {
+                .name = "transfer-leader", .run = ctl_transfer_leader, .check = ctl_transfer_leader_check,
+                .needs_bus = true, .min_args = 0, .max_args = 1,
+                .usage = N_("transfer-leader [ID]"),
+                .summary = N_("Hand leadership to member ID (default: the most up-to-date voter)"),
+        },
+        {
+                .name = "snapshot", .run = ctl_snapshot, .needs_bus = true,
+                .min_args = 0, .max_args = 0,
+                .usage = N_("snapshot"),
+                .summary = N_("Take a snapshot on this node now"),
+        },
+        {
+                .name = "backup", .run = ctl_backup, .needs_bus = true,
+                .options = CTL_OPT_FORCE, .min_args = 1, .max_args = 1,
+                .usage = N_("backup FILE"),
+                .summary = N_("Write a consistent backup of the data to FILE"),
+                .details = N_("FILE gets mode 0600 and appears only once the backup is complete.\n\n"
+                              "     --force         Replace an existing FILE\n"),
+        },
+        {
+                /* Local: no bus. */
+                .name = "keygen", .run = ctl_keygen,
+                .options = CTL_OPT_FORCE, .min_args = 0, .max_args = 1,
+                .usage = N_("keygen [FILE]"),
+                .summary = N_("Create a new cluster key file (default /etc/raftd/cluster.key)"),
+                .details = N_("Local only; the file gets mode 0600.  Every node of a cluster needs the same\n"
+                              "key.\n\n"
+                              "     --force         Replace an existing key file\n"),
+        },
 };
 
 enum {
@@ -356,8 +415,7 @@ static int parse_command_line(struct ctl *c, int argc, char **argv, const struct
                 ctl_error(_("Wrong number of arguments; usage: raftctl %s"), _(cmd->usage));
                 return CTL_EXIT_USAGE;
         }
-        if (cmd->min_args > 0 && strcmp(cmd->name, "keygen") != 0 && strcmp(cmd->name, "backup") != 0 &&
-            strcmp(cmd->name, "members") != 0 && c->args[0][0] == 0) {
+        if (cmd->first_is_name && c->args[0][0] == 0) {
                 ctl_error(_("The key or lock name must not be empty"));
                 return CTL_EXIT_USAGE;
         }

@@ -19,7 +19,8 @@ done
 "$raftctl" --version | grep -q -E '^raftctl [0-9]+\.[0-9]+' || fail "--version: $("$raftctl" --version)"
 for bad in "" "nosuchcommand" "--nosuchoption get k" "get" "get --timeout=1 k" "--raw get k" "lock onlyname" \
            "lock --timeout=soon n true" "put --lease=x k v" "--bus-address" "put /k" "put --file=/f /k v" \
-           "cas /k one" "cas --absent /k" "cas --absent --expected-file=/f /k v" "cas /k - -"; do
+           "cas /k one" "cas --absent /k" "cas --absent --expected-file=/f /k v" "cas /k - -" \
+           "members frob 4" "members add 4" "members promote four" "members remove -1" "transfer-leader x"; do
         rc=0
         # shellcheck disable=SC2086 # word splitting is the point
         "$raftctl" $bad >/dev/null 2>&1 || rc=$?
