@@ -131,13 +131,15 @@ int ctl_status(struct ctl *c) {
                 }
                 fputs("]}\n", stdout);
         } else {
-                printf(_("Node %" PRIu64 ": %s, term %" PRIu64 ", "), s.node_id, s.role ?: "?", s.term);
+                /* Whole sentences, so that translations can reorder them. */
                 if (s.leader)
-                        printf(_("leader node %" PRIu64), s.leader);
+                        printf(_("Node %" PRIu64 ": %s, term %" PRIu64 ", leader node %" PRIu64
+                                 ", commit index %" PRIu64 ", applied index %" PRIu64 "\n\n"),
+                               s.node_id, s.role ?: "?", s.term, s.leader, s.commit_index, s.applied_index);
                 else
-                        fputs(_("no leader known"), stdout);
-                printf(_(", commit index %" PRIu64 ", applied index %" PRIu64 "\n\n"), s.commit_index,
-                       s.applied_index);
+                        printf(_("Node %" PRIu64 ": %s, term %" PRIu64 ", no leader known, commit index %" PRIu64
+                                 ", applied index %" PRIu64 "\n\n"),
+                               s.node_id, s.role ?: "?", s.term, s.commit_index, s.applied_index);
                 printf("%-6s %-8s %10s  %s\n", _("ID"), _("ROLE"), _("MATCH"), _("REACHABLE"));
                 for (size_t i = 0; i < s.n_members; i++) {
                         const struct member *m = &s.members[i];

@@ -2,6 +2,8 @@
 # demo/local-cluster.sh (real daemons on private buses), stopped on exit,
 # and small assertions.  Arguments of the sourcing script: TOP RAFTD RAFTCTL.
 set -euo pipefail
+# Untranslated messages and table headers, whatever the caller's locale.
+export LC_ALL=C.UTF-8 LANGUAGE=
 top=$1
 export RAFTD=$2
 raftctl=$3
