@@ -22,6 +22,11 @@ leader_of() { ctl "$1" --json status | python3 -c 'import json, sys; print(json.
 
 # status: 3 voters, exactly one leader, all reachable, seen from node 2.
 ctl 2 --json status | json_check "d['node_id'] == 2 and len(d['members']) == 3 and sum(m['leader'] for m in d['members']) == 1 and all(m['voter'] and m['reachable'] for m in d['members']) and d['leader'] in [m['id'] for m in d['members']]"
+# Which bus: --bus-address (above), $DBUS_SYSTEM_BUS_ADDRESS by default, the
+# session bus with --user.
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$dir/bus3" "$raftctl" --json status | json_check "d['node_id'] == 3"
+DBUS_SESSION_BUS_ADDRESS="unix:path=$dir/bus2" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$dir/bus3" \
+        "$raftctl" --user --json status | json_check "d['node_id'] == 2"
 leader=$(leader_of 1)
 ctl "$leader" --json status | json_check "d['role'] == 'leader' and all(m['match_index'] is not None for m in d['members'])"
 human=$(ctl 1 status)
