@@ -34,7 +34,8 @@ static int on_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 ctl_error(_("Ignoring a malformed Changed signal: %s"), strerror(-r));
                 return 0;
         }
-        /* arg0path also matches keys that are a directory above the prefix. */
+        /* arg0path also matches keys that are a directory above the prefix;
+         * without arg0path every key arrives. */
         if (strncmp(key, w->prefix, strlen(w->prefix)) != 0)
                 return 0;
         if (w->c->json) {
@@ -101,11 +102,10 @@ int ctl_watch(struct ctl *c) {
         uint64_t id;
         int r;
 
-        if (strchr(w.prefix, '\'')) {
-                ctl_error(_("A watch prefix cannot contain a single quote (D-Bus match rules do not allow it)"));
-                return CTL_EXIT_USAGE;
-        }
-        if (w.prefix[0])
+        /* A prefix that ends in "/" is a subtree the bus can select (arg0path);
+         * any other is matched here, so that watch PREFIX sees the keys that
+         * list PREFIX shows.  (A quote cannot go into a match rule.) */
+        if (w.prefix[0] && w.prefix[strlen(w.prefix) - 1] == '/' && !strchr(w.prefix, '\''))
                 r = asprintf(&rule,
                              "type='signal',sender='" CTL_BUS_NAME "',path='" CTL_BUS_PATH
                              "',interface='" CTL_IFACE_KV "',member='Changed',arg0path='%s'",

@@ -80,7 +80,8 @@ static const struct command commands[] = {
                 .usage = N_("watch [PREFIX]"),
                 .summary = N_("Print every change of keys under PREFIX as it is applied"),
                 .details = N_("Runs until interrupted (exit status 0) or until raftd leaves the bus (status 5).\n"
-                              "For a subtree, end PREFIX with \"/\".  With --json, one JSON object per line.\n"),
+                              "Keys are selected as by list: those that start with PREFIX.  With --json, one\n"
+                              "JSON object per line.\n"),
         },
         {
                 /* CMD's own options are not raftctl's. */

@@ -36,17 +36,26 @@ expect "$(echo "$human" | grep -c -E '^[123] +leader ')" 1 "status table: $human
 # watch on node 3, puts via node 1: every change once, in revision order.
 "$raftctl" --bus-address="unix:path=$dir/bus3" --json watch /w/ > "$dir/watch" &
 watcher=$!
-ctl_test_children=$watcher
+# A prefix that is not a subtree ("/w/k1") selects like list: k1, k10..k19.
+"$raftctl" --bus-address="unix:path=$dir/bus3" watch /w/k1 > "$dir/watch-k1" &
+watcher_k1=$!
+ctl_test_children="$watcher $watcher_k1"
 # Subscribed once a put made now shows up.
-watching() { ctl 1 put /w/ready x >/dev/null; grep -q /w/ready "$dir/watch"; }
+# (/w/k1-ready is under both watchers' prefixes.)
+watching() { ctl 1 put /w/k1-ready x >/dev/null; grep -q /w/k1-ready "$dir/watch" && grep -q /w/k1-ready "$dir/watch-k1"; }
 wait_for 30 watching
 for i in $(seq 1 20); do ctl 1 put "/w/k$i" "v$i" >/dev/null; done
 ctl 1 put /elsewhere x >/dev/null
 ctl 1 del /w/k1 >/dev/null
 wait_for 30 grep -q '"deleted":true' "$dir/watch"
+wait_for 30 grep -q ' deleted /w/k1$' "$dir/watch-k1"
 kill -TERM "$watcher"
+kill -INT "$watcher_k1"
 wait "$watcher" || fail "watch did not exit 0 on SIGTERM"
-grep -v /w/ready "$dir/watch" | python3 -c '
+wait "$watcher_k1" || fail "watch did not exit 0 on SIGINT"
+expect "$(grep -v /w/k1-ready "$dir/watch-k1" | awk '{print $2, $3}' | tr '\n' ' ')" \
+        "put /w/k1 $(for i in $(seq 10 19); do printf 'put /w/k%d ' "$i"; done)deleted /w/k1 " "watch /w/k1"
+grep -v /w/k1-ready "$dir/watch" | python3 -c '
 import json, sys
 events = [json.loads(l) for l in sys.stdin]
 keys = [(e["key"], e.get("value"), e["deleted"]) for e in events]
