@@ -15,7 +15,9 @@ has_waiter() { [ "$(waiters "$1")" -ge 1 ]; }
 # Mutual exclusion across nodes, in order: start1 end1 start2 end2.
 log=$dir/order
 # (raftctl itself in the background, not the ctl function: $! is its pid.)
-"$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/job -- sh -c "echo start1 >> $log; sleep 1; echo end1 >> $log" &
+# The first command holds on until the second raftctl is seen waiting.
+"$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/job -- sh -c \
+        "echo start1 >> $log; i=0; until [ -e $dir/release ] || [ \$i -ge 1200 ]; do sleep 0.05; i=\$((i + 1)); done; echo end1 >> $log" &
 first=$!
 ctl_test_children="$first"
 wait_for 30 grep -qs start1 "$log"
@@ -23,6 +25,7 @@ wait_for 30 grep -qs start1 "$log"
 second=$!
 ctl_test_children="$first $second"
 wait_for 30 has_waiter /locks/job
+touch "$dir/release"
 wait "$first" || fail "first lock holder failed"
 wait "$second" || fail "second lock holder failed"
 expect "$(tr '\n' ' ' < "$log")" "start1 end1 start2 end2 " "the commands overlapped"
@@ -41,9 +44,21 @@ expect_status 0 ctl 2 lock /locks/status true
 expect_status $((128 + 15)) ctl 3 lock /locks/status -- sh -c 'kill -TERM $$'
 expect_status 127 ctl 3 lock /locks/status -- /nonexistent/command
 # Neither the lock's descriptor nor the bus connection leaks into the
-# command: it sees the same descriptors as when run without raftctl.
-list_fds='for f in /proc/$$/fd/*; do readlink "$f"; done | grep -v "^/proc" | sed "s/:\\[.*//" | sort | tr "\n" " "'
-expect "$(ctl 1 lock /locks/status -- sh -c "$list_fds")" "$(sh -c "$list_fds")" "descriptors leaked into CMD"
+# command: raftctl started with only stdin, stdout and stderr open, CMD has
+# just those.
+only_stdio() {
+        (
+                for fd in /proc/$BASHPID/fd/*; do
+                        fd=${fd##*/}
+                        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+                done
+                exec "$@"
+        )
+}
+# (CMD is ls itself: a shell may hold pipe descriptors of its own; fd 3 is
+# the directory ls reads.)
+expect "$(only_stdio "$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/status -- ls /proc/self/fd |
+        sort -n | tr '\n' ' ')" "0 1 2 3 " "descriptors leaked into CMD"
 
 # A timeout while another holds the lock: 5, and the command never runs.
 "$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/busy -- sleep 30 &
