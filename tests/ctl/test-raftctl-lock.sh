@@ -61,7 +61,7 @@ expect "$(only_stdio "$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/
         sort -n | tr '\n' ' ')" "0 1 2 3 " "descriptors leaked into CMD"
 
 # A timeout while another holds the lock: 5, and the command never runs.
-"$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/busy -- sleep 30 &
+"$raftctl" --bus-address="unix:path=$dir/bus1" lock /locks/busy -- sleep 300 &
 holder=$!
 ctl_test_children="$holder"
 wait_for 30 sh -c "busctl --address=unix:path=$dir/bus1 call org.raftd1 /org/raftd1 org.raftd1.Lock List t 0 | grep -q /locks/busy"
