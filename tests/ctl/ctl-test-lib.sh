@@ -12,8 +12,10 @@ dir=$(mktemp -d /tmp/raftctl-test-XXXXXX)
 export RAFTD_DEV_PORT=$((20000 + RANDOM % 11000))
 cleanup() {
         local pid
+        # Background raftctl processes of a failed test, and their commands.
         for pid in ${ctl_test_children:-}; do
-                kill -9 "$pid" 2>/dev/null || true
+                pkill -KILL -P "$pid" 2>/dev/null || true
+                kill -KILL "$pid" 2>/dev/null || true
         done
         "$top/demo/local-cluster.sh" stop "$dir" || true
         if [ -n "${RAFTD_TEST_KEEP:-}" ]; then
