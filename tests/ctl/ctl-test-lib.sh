@@ -30,6 +30,13 @@ start_cluster() {
         "$top/demo/local-cluster.sh" start "$dir" >/dev/null
 }
 
+# start_node N: one more raftd from $dir/nodeN.conf (written by the test),
+# stopped with the cluster (its pid file is one that local-cluster.sh stops).
+start_node() {
+        NOTIFY_SOCKET= "$RAFTD" --config "$dir/node$1.conf" </dev/null >"$dir/node$1.log" 2>&1 &
+        echo $! > "$dir/raftd$1.pid"
+}
+
 # raftctl on node N's bus.
 ctl() {
         "$raftctl" --bus-address="unix:path=$dir/bus$1" "${@:2}"

@@ -42,8 +42,7 @@ ReadUsers=nobody
 [Bus]
 Address=unix:path=$dir/bus1
 CONF
-NOTIFY_SOCKET= "$RAFTD" --config "$dir/node1.conf" </dev/null >"$dir/node1.log" 2>&1 &
-echo $! > "$dir/raftd1.pid"
+start_node 1
 ready() { ctl 1 put /ready yes >/dev/null 2>&1; }
 wait_for 30 ready
 

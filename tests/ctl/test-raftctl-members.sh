@@ -19,8 +19,7 @@ Join=yes
 [Bus]
 Address=unix:path=$dir/bus4
 CONF
-NOTIFY_SOCKET= "$RAFTD" --config "$dir/node4.conf" </dev/null >"$dir/node4.log" 2>&1 &
-echo $! > "$dir/raftd4.pid"
+start_node 4
 
 expect_status 2 ctl 1 members frob 4
 expect_status 2 ctl 1 members add 4
