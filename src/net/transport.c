@@ -32,6 +32,10 @@ struct net_conn;
 struct net_peer {
         struct net_transport *t;
         uint64_t id;
+        /* false: known only by the connection it dialed in on (it is not in
+         * the caller's peer table, e.g. the leader dialing a joining node);
+         * never dialed, and sends fail while it is not connected. */
+        bool has_address;
         struct sockaddr_storage addr;
         socklen_t addr_len;
         char addr_str[ADDR_STR_MAX];
@@ -96,6 +100,7 @@ void net_options_default(struct net_options *o, uint64_t self_id) {
                 .user_timeout_ms = 10000,
                 .log_burst = 10,
                 .log_interval_ms = 10000,
+                .addressless_peers_max = 64,
         };
 }
 
@@ -155,6 +160,14 @@ static void log_drop(struct net_transport *t, const struct net_conn *c, const ch
 static void peer_schedule_reconnect(struct net_peer *p);
 static void conn_flush(struct net_conn *c);
 
+/* A peer without an address cannot be reached until it dials in again:
+ * nothing queued for it would leave before its next connection. */
+static void peer_drop_pending(struct net_peer *p) {
+        p->pending.len = 0;
+        p->pending_cost = 0;
+        p->pending_frames = 0;
+}
+
 static void conn_free(struct net_conn *c) {
         net_buf_done(&c->rbuf);
         net_buf_done(&c->wbuf);
@@ -192,8 +205,12 @@ static void conn_close(struct net_conn *c) {
                 p->conn = NULL;
                 p->connected = false;
                 c->peer = NULL;
-                if (c->dialer)
+                /* Either side redials a lost peer whose address it knows: the
+                 * other may not know ours (conn_on_hello). */
+                if (p->has_address)
                         peer_schedule_reconnect(p);
+                else
+                        peer_drop_pending(p);
                 if (was_connected) {
                         log_sink(&t->o.log, LOG_INFO, _("Lost connection to peer %" PRIu64 " at %s"), p->id,
                                  p->addr_str);
@@ -240,17 +257,97 @@ static void conn_write(struct net_conn *c) {
                 ev_io_stop(t->loop, &c->io_write);
 }
 
-static void conn_established(struct net_conn *c) {
+static void on_reconnect(struct ev_loop *loop, ev_timer *w, int revents);
+static void peer_free(struct net_peer *p);
+
+static int peers_append(struct net_transport *t, struct net_peer *p) {
+        struct net_peer **peers = realloc(t->peers, (t->n_peers + 1) * sizeof(*peers));
+
+        if (!peers)
+                return -ENOMEM;
+        t->peers = peers;
+        t->peers[t->n_peers++] = p;
+        ev_timer_init(&p->reconnect, on_reconnect, 0., 0.);
+        p->reconnect.data = p;
+        return 0;
+}
+
+/* An authenticated peer that is not in the peer table, added without an
+ * address: it is answered over the connection it dialed in on.  Their
+ * number is bounded; one that is not connected gives way to a newcomer. */
+static int peer_add_addressless(struct net_transport *t, const struct net_conn *c, struct net_peer **ret) {
+        struct net_peer *p;
+        size_t n = 0, idle = SIZE_MAX;
+        int r;
+
+        for (size_t i = 0; i < t->n_peers; i++) {
+                if (t->peers[i]->has_address)
+                        continue;
+                n++;
+                if (!t->peers[i]->conn && idle == SIZE_MAX)
+                        idle = i;
+        }
+        if (n >= t->o.addressless_peers_max) {
+                if (idle == SIZE_MAX)
+                        return -EUSERS;
+                peer_free(t->peers[idle]);
+                t->peers[idle] = t->peers[--t->n_peers];
+        }
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->t = t;
+        p->id = c->hs.peer_id;
+        memcpy(p->addr_str, c->addr_str, sizeof(p->addr_str));
+        r = peers_append(t, p);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        /* Once per peer, not per reconnect: the entry outlives its
+         * connections. */
+        log_sink(&t->o.log, LOG_NOTICE,
+                 _("Peer %" PRIu64 " at %s is not in the peer table; it holds the cluster key, so it is answered over "
+                   "its own connection."),
+                 p->id, c->addr_str);
+        *ret = p;
+        return 0;
+}
+
+static int conn_established(struct net_conn *c) {
         struct net_transport *t = c->t;
         struct net_peer *p = c->peer;
+        int r;
 
+        if (!p) {
+                /* An id that was not in the peer table at its HELLO: it may
+                 * have been added since. */
+                p = peer_find(t, c->hs.peer_id);
+                if (!p) {
+                        r = peer_add_addressless(t, c, &p);
+                        if (r < 0)
+                                return r;
+                }
+                c->peer = p;
+        }
         ev_timer_stop(t->loop, &c->handshake_timer);
         if (c->counted_handshake) {
                 t->inbound_handshakes--;
                 c->counted_handshake = false;
         }
-        if (p->conn && p->conn != c)
-                conn_close(p->conn); /* superseded: the peer restarted */
+        if (p->conn && p->conn != c) {
+                struct net_conn *old = p->conn;
+
+                /* Superseded: the peer restarted, or both sides dialed at
+                 * once.  This connection is the way to the peer now, so the
+                 * old one is closed without a redial or a reachability
+                 * report. */
+                p->conn = NULL;
+                p->connected = false;
+                old->peer = NULL;
+                conn_close(old);
+        }
+        ev_timer_stop(t->loop, &p->reconnect);
         p->conn = c;
         p->connected = true;
         p->backoff_ms = 0;
@@ -259,6 +356,7 @@ static void conn_established(struct net_conn *c) {
                 t->o.cb.peer_state(t->o.cb.userdata, p->id, true);
         if (c->fd >= 0)
                 conn_flush(c);
+        return 0;
 }
 
 /* Seal everything pending for the peer and write it in one go. */
@@ -298,10 +396,23 @@ static int conn_on_hello(struct net_conn *c, const uint8_t *payload, size_t len)
                 if (!c->dialer) {
                         struct net_peer *p = peer_find(t, c->hs.peer_id);
 
-                        /* The lower id dials: a dialer with the higher id is
-                         * misconfigured or not who it claims. */
-                        if (!p || c->hs.peer_id > t->o.self_id)
-                                return -EPROTO;
+                        if (c->hs.peer_id == t->o.self_id)
+                                return -EPROTO; /* our own id: a misconfigured twin */
+                        /* Both sides dial a peer whose address they know, and
+                         * the lower id's connection is the one kept: a higher
+                         * id is let in only by a node that cannot dial it
+                         * back (it joins and has no address book yet). */
+                        if (c->hs.peer_id > t->o.self_id && p && p->has_address) {
+                                log_sink(&t->o.log, LOG_DEBUG,
+                                         _("Refused a connection from peer %" PRIu64
+                                           " at %s: this node dials that peer itself."),
+                                         c->hs.peer_id, c->addr_str);
+                                conn_close(c);
+                                return 0;
+                        }
+                        /* NULL for an id not in the peer table: the cluster
+                         * key decides, and the peer is added once the
+                         * handshake authenticated it (conn_established). */
                         c->peer = p;
                 }
                 r = net_handshake_write_auth(&c->hs, &c->wbuf);
@@ -314,7 +425,7 @@ static int conn_on_hello(struct net_conn *c, const uint8_t *payload, size_t len)
         if (r < 0)
                 return r;
         if (net_handshake_done(&c->hs) && c->fd >= 0)
-                conn_established(c);
+                return conn_established(c);
         return 0;
 }
 
@@ -375,7 +486,9 @@ static const char *drop_reason(int r, bool authenticated) {
         case -ENOTCONN:
                 return _("frame sent before authentication");
         case -EPROTO:
-                return _("unexpected or unknown peer id");
+                return _("unexpected peer id");
+        case -EUSERS:
+                return _("too many peers without an address");
         case -ENOMEM:
                 return _("out of memory");
         default:
@@ -531,6 +644,9 @@ static void peer_connect(struct net_peer *p) {
         struct net_transport *t = p->t;
         struct net_conn *c;
         int fd;
+
+        if (!p->has_address || p->conn)
+                return; /* nowhere to dial, or a connection is up or on its way */
 
         fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -777,35 +893,38 @@ int net_transport_port(const struct net_transport *t) {
 }
 
 int net_transport_add_peer(struct net_transport *t, uint64_t id, const char *address, uint16_t port) {
-        struct net_peer **peers, *p;
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        struct net_peer *p;
         int r;
 
         if (id == 0 || id == t->o.self_id)
                 return -EINVAL;
-        if (peer_find(t, id))
-                return -EEXIST;
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        p->t = t;
-        p->id = id;
-        r = parse_address(address, port, &p->addr, &p->addr_len);
-        if (r < 0) {
-                free(p);
+        r = parse_address(address, port, &addr, &addr_len);
+        if (r < 0)
                 return r;
+        p = peer_find(t, id);
+        if (p && p->has_address)
+                return -EEXIST;
+        if (!p) {
+                p = calloc(1, sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                p->t = t;
+                p->id = id;
+                r = peers_append(t, p);
+                if (r < 0) {
+                        free(p);
+                        return r;
+                }
         }
+        /* A peer that dialed in before its address was known keeps its
+         * connection; from now on it is redialed like any other. */
+        p->has_address = true;
+        p->addr = addr;
+        p->addr_len = addr_len;
         format_addr((const struct sockaddr *) &p->addr, p->addr_str);
-        peers = realloc(t->peers, (t->n_peers + 1) * sizeof(*peers));
-        if (!peers) {
-                free(p);
-                return -ENOMEM;
-        }
-        t->peers = peers;
-        t->peers[t->n_peers++] = p;
-        ev_timer_init(&p->reconnect, on_reconnect, 0., 0.);
-        p->reconnect.data = p;
-        if (t->o.self_id < id)
-                peer_connect(p);
+        peer_connect(p);
         return 0;
 }
 
@@ -845,6 +964,8 @@ int net_transport_send_raft(struct net_transport *t, const struct raft_message *
 
         if (!p)
                 return -ENOENT;
+        if (!p->has_address && !p->connected)
+                return -ENOTCONN;
         if (peer_queued(p) + NET_FRAME_HEADER_SIZE + net_raft_encoded_size(m) + NET_SEAL_OVERHEAD >
             t->o.queue_limit) {
                 p->stats.refused++;
@@ -865,6 +986,8 @@ int net_transport_send_forward(struct net_transport *t, uint64_t peer, uint8_t t
 
         if (!p)
                 return -ENOENT;
+        if (!p->has_address && !p->connected)
+                return -ENOTCONN;
         if (len > t->o.queue_limit || peer_queued(p) + NET_FRAME_HEADER_SIZE + 8 + len + NET_SEAL_OVERHEAD >
                                               t->o.queue_limit) {
                 p->stats.refused++;

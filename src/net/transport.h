@@ -5,10 +5,20 @@
  * The TCP peer transport on a caller-supplied libev loop (no threads, no
  * globals).  Peers are known by node id and a numeric address:port.
  *
- *  - One connection per peer pair: the node with the lower id dials, the
- *    higher one only accepts.  A newer authenticated connection from a peer
- *    replaces the older one (the peer restarted).
- *  - The dialer reconnects with exponential backoff and full jitter drawn
+ *  - One connection per peer pair.  Both nodes dial a peer whose address
+ *    they know while they have no connection to it; a node refuses (quietly)
+ *    a dialer with a higher id whose address it knows, because it dials that
+ *    one itself, so the lower id's connection is the one that stays.  A newer
+ *    authenticated connection from a peer replaces the older one (the peer
+ *    restarted).
+ *  - A peer that is not in the peer table but completes the handshake (it
+ *    holds the cluster key) is added without an address: the connection it
+ *    dialed in on is the way back to it.  This is how a joining node, which
+ *    knows no addresses yet, hears from the leader.  Such a peer is never
+ *    dialed; sends to it fail with -ENOTCONN while it is not connected.  At
+ *    most addressless_peers_max of them are kept (a disconnected one makes
+ *    room for a newcomer); net_transport_add_peer() gives one its address.
+ *  - Dialing reconnects with exponential backoff and full jitter drawn
  *    from libsodium's randombytes.
  *  - Every connection starts with the handshake of handshake.h; nothing
  *    but HELLO frames is accepted before it completes, and every later frame
@@ -75,6 +85,9 @@ struct net_options {
         uint32_t user_timeout_ms;      /* TCP_USER_TIMEOUT; 0: the kernel's */
         uint32_t log_burst;            /* drop lines per log_interval_ms */
         uint32_t log_interval_ms;
+        /* Peers known only by their inbound connection, at most; 0 refuses
+         * every id that is not in the peer table. */
+        uint32_t addressless_peers_max;
 };
 
 void net_options_default(struct net_options *o, uint64_t self_id);
@@ -86,12 +99,15 @@ struct net_transport *net_transport_free(struct net_transport *t);
 int net_transport_port(const struct net_transport *t);
 
 /* address must be numeric (the caller resolves names: resolving would
- * block the loop).  -EEXIST if id is known, -EINVAL for id 0 or self. */
+ * block the loop).  -EEXIST if id is known with an address, -EINVAL for id
+ * 0 or self.  A peer known only by its inbound connection gets the address
+ * and keeps the connection. */
 int net_transport_add_peer(struct net_transport *t, uint64_t id, const char *address, uint16_t port);
 int net_transport_remove_peer(struct net_transport *t, uint64_t id);
 
-/* Queue m for m->to.  -ENOENT: unknown peer; -ENOBUFS: the peer's queue is
- * full; -EMSGSIZE: m does not fit in one frame; -EINVAL: m is invalid. */
+/* Queue m for m->to.  -ENOENT: unknown peer; -ENOTCONN: a peer without an
+ * address that is not connected; -ENOBUFS: the peer's queue is full;
+ * -EMSGSIZE: m does not fit in one frame; -EINVAL: m is invalid. */
 int net_transport_send_raft(struct net_transport *t, const struct raft_message *m);
 /* type is NET_FRAME_FORWARD_REQUEST or NET_FRAME_FORWARD_RESPONSE. */
 int net_transport_send_forward(struct net_transport *t, uint64_t peer, uint8_t type, uint64_t request_id,

@@ -40,6 +40,10 @@ struct node {
         char last_forward[64];
         unsigned warnings;
         char last_warning[1024];
+        unsigned notices;  /* LOG_NOTICE lines */
+        char last_notice[1024];
+        unsigned connects; /* "Connected to peer" lines */
+        unsigned refusals; /* higher dialers refused because we dial them */
         bool up[MAX_NODES + 1];
         bool remove_sender; /* drop the sending peer from inside the callback */
 };
@@ -47,6 +51,14 @@ struct node {
 static void node_log(void *userdata, int priority, const char *message) {
         struct node *n = userdata;
 
+        if (strstr(message, "Connected to peer"))
+                n->connects++;
+        if (strstr(message, "this node dials that peer itself"))
+                n->refusals++;
+        if (priority == LOG_NOTICE) {
+                n->notices++;
+                (void) snprintf(n->last_notice, sizeof(n->last_notice), "%s", message);
+        }
         if (priority > LOG_WARNING)
                 return;
         n->warnings++;
@@ -88,8 +100,8 @@ static void node_on_peer_state(void *userdata, uint64_t peer, bool connected) {
                 n->up[peer] = connected;
 }
 
-static void node_start(struct ev_loop *loop, struct node *n, uint64_t id, const struct net_key *key, int listen_fd,
-                       size_t queue_limit) {
+static void node_start_with(struct ev_loop *loop, struct node *n, uint64_t id, const struct net_key *key,
+                            int listen_fd, size_t queue_limit, uint32_t addressless_max) {
         struct net_options o;
 
         *n = (struct node) { .id = id };
@@ -106,7 +118,14 @@ static void node_start(struct ev_loop *loop, struct node *n, uint64_t id, const 
         o.handshake_timeout_ms = 2000;
         if (queue_limit)
                 o.queue_limit = queue_limit;
+        if (addressless_max)
+                o.addressless_peers_max = addressless_max;
         assert_int_equal(net_transport_new(loop, &o, &n->t), 0);
+}
+
+static void node_start(struct ev_loop *loop, struct node *n, uint64_t id, const struct net_key *key, int listen_fd,
+                       size_t queue_limit) {
+        node_start_with(loop, n, id, key, listen_fd, queue_limit, 0);
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -140,6 +159,17 @@ static bool connected(void *ud) {
 
 static bool disconnected(void *ud) {
         return !connected(ud);
+}
+
+struct batch_wait {
+        struct node *n;
+        unsigned want;
+};
+
+static bool got_n(void *ud) {
+        struct batch_wait *w = ud;
+
+        return w->n->received >= w->want;
 }
 
 static void random_key(struct net_key *k) {
@@ -319,12 +349,28 @@ static void garbage_and_forged_frames_drop_only_their_connection(void **state) {
         /* A HELLO announcing 1 GiB. */
         net_frame_header_write(frame, NET_FRAME_HELLO, 1u << 30);
         drop_by_raw_bytes(loop, &n[1], frame, NET_FRAME_HEADER_SIZE, "oversized frame");
-        /* A well-formed HELLO from an id the node does not know. */
+        /* A well-formed HELLO from an id the node does not know is let into
+         * the handshake, and its AUTH must still prove the cluster key. */
+        {
+                uint8_t hello_auth[2 * NET_FRAME_HEADER_SIZE + 49 + 57] = {};
+                uint8_t *auth = hello_auth + NET_FRAME_HEADER_SIZE + 49;
+
+                net_frame_header_write(hello_auth, NET_FRAME_HELLO, 49);
+                hello_auth[6] = 1;
+                wire_put64(hello_auth + 7, 42);
+                wire_put64(hello_auth + 15, 2);
+                net_frame_header_write(auth, NET_FRAME_HELLO, 57);
+                auth[6] = 2;
+                drop_by_raw_bytes(loop, &n[1], hello_auth, sizeof(hello_auth), "claimed id 42");
+                assert_non_null(strstr(n[1].last_warning, "handshake failed authentication"));
+        }
+        /* A HELLO claiming the node's own id. */
         net_frame_header_write(frame, NET_FRAME_HELLO, 49);
         frame[6] = 1;
-        wire_put64(frame + 7, 42);
+        wire_put64(frame + 7, 2);
         wire_put64(frame + 15, 2);
-        drop_by_raw_bytes(loop, &n[1], frame, NET_FRAME_HEADER_SIZE + 49, "claimed id 42");
+        drop_by_raw_bytes(loop, &n[1], frame, NET_FRAME_HEADER_SIZE + 49, "unexpected peer id");
+        assert_int_equal(n[1].notices, 0);
 
         /* The authenticated peer was not disturbed. */
         assert_true(net_transport_peer_connected(n[0].t, 2));
@@ -369,11 +415,23 @@ static void peer_removed_from_its_own_message_callback_is_gone(void **state) {
         }
         assert_true(run_until(loop, disconnected, &p));
         assert_int_equal(n[1].received, 1);
+        sample_message(1, 2, 1, &m);
         assert_int_equal(net_transport_send_raft(n[1].t, &m), -ENOENT);
-        /* Node 1 redials and is now a stranger to node 2. */
-        assert_true(run_until(loop, warned, &n[1]));
-        assert_non_null(strstr(n[1].last_warning, "claimed id 1"));
+        /* Node 1 redials; it holds the key, so node 2 takes it back as a
+         * peer without an address and answers over that connection. */
+        n[1].remove_sender = false;
+        {
+                struct pair back = { &n[1], 1 };
+                struct batch_wait w = { &n[0], 1 };
+
+                assert_true(run_until(loop, connected, &back));
+                assert_int_equal(net_transport_send_raft(n[1].t, &m), 0);
+                assert_true(run_until(loop, got_n, &w));
+        }
         assert_int_equal(n[1].received, 1);
+        assert_int_equal(n[1].notices, 1);
+        assert_non_null(strstr(n[1].last_notice, "Peer 1 at 127.0.0.1:"));
+        assert_int_equal(n[0].warnings + n[1].warnings, 0);
         for (unsigned i = 0; i < 2; i++)
                 n[i].t = net_transport_free(n[i].t);
         ev_loop_destroy(loop);
@@ -435,11 +493,6 @@ static void drop_lines_are_rate_limited_and_count_the_suppressed(void **state) {
         n.t = net_transport_free(n.t);
         ev_loop_destroy(loop);
 }
-
-struct batch_wait {
-        struct node *n;
-        unsigned want;
-};
 
 static bool batch_received(void *ud) {
         struct batch_wait *w = ud;
@@ -534,12 +587,6 @@ static void strangers_in_their_handshake_are_capped(void **state) {
         (void) close(r.fd);
         n.t = net_transport_free(n.t);
         ev_loop_destroy(loop);
-}
-
-static bool got_n(void *ud) {
-        struct batch_wait *w = ud;
-
-        return w->n->received >= w->want;
 }
 
 /* What the acceptor sees when a peer restarts without its old connection
@@ -709,6 +756,212 @@ static void restarted_peer_process_receives_new_messages(void **state) {
         ev_loop_destroy(loop);
 }
 
+/* A joining node knows no addresses: the leader's dial is its only way to
+ * the cluster, and that connection is its way back. */
+static void joining_node_answers_an_unknown_dialer_over_its_connection(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node one, joiner;
+        struct net_key key;
+        struct raft_message m;
+        struct pair back = { &joiner, 1 };
+        struct batch_wait at_joiner = { &joiner, 1 }, at_one = { &one, 1 };
+
+        random_key(&key);
+        node_start(loop, &joiner, 2, &key, -1, 0);
+        node_start(loop, &one, 1, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(one.t, 2, "127.0.0.1", (uint16_t) net_transport_port(joiner.t)), 0);
+        sample_message(3, 1, 2, &m);
+        assert_int_equal(net_transport_send_raft(one.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_joiner));
+        sample_message(4, 2, 1, &m);
+        assert_int_equal(net_transport_send_raft(joiner.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_one));
+        assert_int_equal(one.mismatched + joiner.mismatched, 0);
+        assert_true(joiner.up[1]);
+        assert_int_equal(joiner.notices, 1);
+        assert_non_null(strstr(joiner.last_notice, "Peer 1 at 127.0.0.1:"));
+        assert_non_null(strstr(joiner.last_notice, "not in the peer table"));
+
+        /* Gone: nothing is queued for a peer only it can reconnect. */
+        one.t = net_transport_free(one.t);
+        assert_true(run_until(loop, disconnected, &back));
+        assert_false(joiner.up[1]);
+        assert_int_equal(net_transport_send_raft(joiner.t, &m), -ENOTCONN);
+        assert_int_equal(net_transport_peer_queued(joiner.t, 1), 0);
+
+        /* Back after a restart: the same entry, not announced again. */
+        node_start(loop, &one, 1, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(one.t, 2, "127.0.0.1", (uint16_t) net_transport_port(joiner.t)), 0);
+        assert_true(run_until(loop, connected, &back));
+        assert_int_equal(net_transport_send_raft(joiner.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_one));
+        assert_int_equal(joiner.notices, 1);
+        assert_int_equal(one.warnings + joiner.warnings, 0);
+        one.t = net_transport_free(one.t);
+        joiner.t = net_transport_free(joiner.t);
+        ev_loop_destroy(loop);
+}
+
+/* A joining node with a lower id than the leader: the leader must dial
+ * down to it, although the lower id normally dials. */
+static void higher_id_dials_a_lower_node_that_lacks_its_address(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node joiner, leader;
+        struct net_key key;
+        struct raft_message m;
+        struct batch_wait at_joiner = { &joiner, 1 }, at_leader = { &leader, 1 };
+
+        random_key(&key);
+        node_start(loop, &joiner, 1, &key, -1, 0);
+        node_start(loop, &leader, 3, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(leader.t, 1, "127.0.0.1", (uint16_t) net_transport_port(joiner.t)),
+                         0);
+        sample_message(3, 3, 1, &m);
+        assert_int_equal(net_transport_send_raft(leader.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_joiner));
+        sample_message(4, 1, 3, &m);
+        assert_int_equal(net_transport_send_raft(joiner.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_leader));
+        assert_int_equal(joiner.mismatched + leader.mismatched, 0);
+        assert_int_equal(joiner.notices, 1);
+        assert_int_equal(joiner.warnings + leader.warnings, 0);
+        leader.t = net_transport_free(leader.t);
+        joiner.t = net_transport_free(joiner.t);
+        ev_loop_destroy(loop);
+}
+
+/* The joining node learns the address later (from the replicated address
+ * book): it keeps the connection it has and, as the lower id, dials the
+ * peer itself from then on. */
+static void addressless_peer_given_its_address_is_redialed_by_the_lower_id(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node joiner, other;
+        struct net_key key;
+        struct raft_message m;
+        struct pair j3 = { &joiner, 3 }, o1 = { &other, 1 };
+        struct batch_wait at_joiner = { &joiner, 1 };
+        uint16_t port;
+        int lfd;
+
+        random_key(&key);
+        /* The test owns node 3's socket, so its restart listens on the same
+         * port. */
+        lfd = listen_ephemeral(&port);
+        node_start(loop, &joiner, 1, &key, -1, 0);
+        node_start(loop, &other, 3, &key, lfd, 0);
+        assert_int_equal(net_transport_add_peer(other.t, 1, "127.0.0.1", (uint16_t) net_transport_port(joiner.t)), 0);
+        assert_true(run_until(loop, connected, &j3));
+        assert_int_equal(net_transport_add_peer(joiner.t, 3, "127.0.0.1", port), 0);
+        assert_int_equal(net_transport_add_peer(joiner.t, 3, "127.0.0.1", port), -EEXIST);
+        assert_true(net_transport_peer_connected(joiner.t, 3));
+        assert_int_equal(joiner.connects, 1);
+
+        /* Node 3 restarts knowing nobody: only node 1 can dial now. */
+        other.t = net_transport_free(other.t);
+        assert_true(run_until(loop, disconnected, &j3));
+        node_start(loop, &other, 3, &key, lfd, 0);
+        assert_true(run_until(loop, connected, &o1));
+        assert_true(run_until(loop, connected, &j3));
+        sample_message(3, 3, 1, &m);
+        assert_int_equal(net_transport_send_raft(other.t, &m), 0);
+        assert_true(run_until(loop, got_n, &at_joiner));
+        assert_int_equal(other.notices, 1);
+        assert_int_equal(joiner.warnings + other.warnings, 0);
+        other.t = net_transport_free(other.t);
+        joiner.t = net_transport_free(joiner.t);
+        (void) close(lfd);
+        ev_loop_destroy(loop);
+}
+
+struct mesh {
+        struct node *n;
+        unsigned count;
+};
+
+static bool mesh_connected(void *ud) {
+        struct mesh *m = ud;
+
+        for (unsigned i = 0; i < m->count; i++)
+                for (unsigned j = 0; j < m->count; j++)
+                        if (i != j && !net_transport_peer_connected(m->n[i].t, m->n[j].id))
+                                return false;
+        return true;
+}
+
+/* Both nodes of a pair dial while they have no connection, and the lower
+ * id refuses the higher one's dial: one connection per pair forms, and
+ * none is replaced by a second. */
+static void both_sides_dial_but_each_pair_keeps_one_connection(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node n[4];
+        struct mesh mesh = { n, 4 };
+        struct window w = { .loop = loop };
+        struct net_key key;
+
+        random_key(&key);
+        for (unsigned i = 0; i < 4; i++)
+                node_start(loop, &n[i], i + 1, &key, -1, 0);
+        for (unsigned i = 0; i < 4; i++)
+                for (unsigned j = 0; j < 4; j++)
+                        if (i != j)
+                                assert_int_equal(net_transport_add_peer(n[i].t, j + 1, "127.0.0.1",
+                                                                        (uint16_t) net_transport_port(n[j].t)),
+                                                 0);
+        assert_true(run_until(loop, mesh_connected, &mesh));
+        /* Long enough for every redial of a refused dialer (200 ms here). */
+        ev_now_update(loop);
+        w.end = ev_now(loop) + 0.6;
+        assert_true(run_until(loop, window_passed, &w));
+        assert_true(mesh_connected(&mesh));
+        for (unsigned i = 0; i < 4; i++) {
+                assert_int_equal(n[i].connects, 3);
+                assert_int_equal(n[i].notices, 0);
+                assert_int_equal(n[i].warnings, 0);
+        }
+        for (unsigned i = 0; i < 4; i++)
+                n[i].t = net_transport_free(n[i].t);
+        ev_loop_destroy(loop);
+}
+
+/* A key holder cannot make a node keep ever more peers: past the cap a
+ * newcomer is refused, unless a disconnected one makes room. */
+static void addressless_peers_are_capped_and_idle_ones_make_room(void **state) {
+        struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+        struct node hub, d[3];
+        struct net_key key;
+        struct raft_message m;
+        struct pair h1 = { &hub, 1 }, h2 = { &hub, 2 }, h3 = { &hub, 3 };
+
+        random_key(&key);
+        node_start_with(loop, &hub, 10, &key, -1, 0, 2);
+        for (unsigned i = 0; i < 2; i++) {
+                node_start(loop, &d[i], i + 1, &key, -1, 0);
+                assert_int_equal(net_transport_add_peer(d[i].t, 10, "127.0.0.1", (uint16_t) net_transport_port(hub.t)),
+                                 0);
+        }
+        assert_true(run_until(loop, connected, &h1));
+        assert_true(run_until(loop, connected, &h2));
+        node_start(loop, &d[2], 3, &key, -1, 0);
+        assert_int_equal(net_transport_add_peer(d[2].t, 10, "127.0.0.1", (uint16_t) net_transport_port(hub.t)), 0);
+        assert_true(run_until(loop, warned, &hub));
+        assert_non_null(strstr(hub.last_warning, "claimed id 3"));
+        assert_non_null(strstr(hub.last_warning, "too many peers without an address"));
+        assert_false(net_transport_peer_connected(hub.t, 3));
+
+        d[0].t = net_transport_free(d[0].t);
+        assert_true(run_until(loop, disconnected, &h1));
+        /* Node 3 redials on its own and takes node 1's place. */
+        assert_true(run_until(loop, connected, &h3));
+        sample_message(3, 10, 1, &m);
+        assert_int_equal(net_transport_send_raft(hub.t, &m), -ENOENT);
+        assert_true(net_transport_peer_connected(hub.t, 2));
+        assert_int_equal(hub.notices, 3);
+        for (unsigned i = 1; i < 3; i++)
+                d[i].t = net_transport_free(d[i].t);
+        hub.t = net_transport_free(hub.t);
+        ev_loop_destroy(loop);
+}
+
 struct flood {
         struct node *n;
         size_t limit;
@@ -806,6 +1059,11 @@ int main(void) {
                 cmocka_unit_test(newer_connection_from_a_peer_replaces_the_older),
                 cmocka_unit_test(restarted_peer_process_receives_new_messages),
                 cmocka_unit_test(stalled_peer_keeps_queue_bounded_and_sends_fail_with_enobufs),
+                cmocka_unit_test(joining_node_answers_an_unknown_dialer_over_its_connection),
+                cmocka_unit_test(higher_id_dials_a_lower_node_that_lacks_its_address),
+                cmocka_unit_test(addressless_peer_given_its_address_is_redialed_by_the_lower_id),
+                cmocka_unit_test(both_sides_dial_but_each_pair_keeps_one_connection),
+                cmocka_unit_test(addressless_peers_are_capped_and_idle_ones_make_room),
         };
 
         signal(SIGPIPE, SIG_IGN);
