@@ -429,6 +429,8 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
                 return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to install the snapshot at index %" PRIu64 ": %m"),
                                       c->meta.index);
         n->last_snapshot_index = c->meta.index;
+        /* The address book came with the snapshot, without apply events. */
+        node_admin_learn_members(n);
         /* The core learns the install is durable from PERSISTED with the
          * snapshot's index and term, sent by the next flush. */
         n->appended_index = c->meta.index;
