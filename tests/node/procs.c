@@ -74,8 +74,12 @@ void procs_start(struct procs *ps, unsigned id) {
         ARG("--key=%s", ps->key);
         if (ps->snapshot_entries)
                 ARG("--snapshot-entries=%" PRIu64, ps->snapshot_entries);
-        for (unsigned i = 1; i <= ps->n; i++)
-                ARG("--peer=%u=127.0.0.1:%d", i, ps->ports[i]);
+        if (ps->join[id])
+                ARG("--join");
+        else
+                for (unsigned i = 1; i <= ps->n; i++)
+                        if (!ps->join[i])
+                                ARG("--peer=%u=127.0.0.1:%d", i, ps->ports[i]);
         if (getenv("RAFTD_TEST_VERBOSE"))
                 ARG("--verbose");
         argv[k] = NULL;

@@ -26,6 +26,9 @@ struct procs {
         char key[96];
         int ports[PROCS_MAX + 1];
         uint64_t snapshot_entries;
+        /* Started with --join and no peers, and left out of the others'
+         * initial peers: a node to be added with raftd_member_change(). */
+        bool join[PROCS_MAX + 1];
         struct proc p[PROCS_MAX + 1];
         /* Called for every line a node prints (except "ready"). */
         void (*on_line)(struct procs *ps, unsigned id, const char *line, void *userdata);

@@ -14,6 +14,11 @@
  *   TAG cas KEY EXPECTED NEW   ->  TAG cas SWAPPED REVISION (- means absent)
  *   TAG del KEY                ->  TAG ok REVISION
  *   TAG status                 ->  TAG status ROLE TERM LEADER COMMIT APPLIED
+ *   TAG add ID HOST:PORT       ->  TAG ok REVISION  (a learner; also promote ID,
+ *                                  remove ID)
+ *   TAG members                ->  TAG members ID{v|l}[,...]  (v: voter)
+ *   TAG snapshot               ->  TAG ok INDEX
+ * With --join (and no --peer) it starts empty and waits to be added.
  * It prints "ready" once its client session is registered.
  */
 #include <ev.h>
@@ -85,6 +90,21 @@ static void cas_done(void *userdata, int error, bool swapped, uint64_t revision)
         free(p);
 }
 
+static void index_done(void *userdata, int error, uint64_t index) {
+        write_done(userdata, error, index);
+}
+
+static void print_members(struct app *a, const char *tag) {
+        struct raftd_member m[32];
+        int k = raftd_members(a->node, m, 32);
+
+        printf("%s members ", tag);
+        for (int i = 0; i < k; i++)
+                printf("%s%" PRIu64 "%c", i > 0 ? "," : "", m[i].id, m[i].voter ? 'v' : 'l');
+        printf("%s\n", k <= 0 ? "-" : "");
+        fflush(stdout);
+}
+
 static void handle_line(struct app *a, char *line) {
         char *save = NULL, *tag = strtok_r(line, " ", &save), *op = strtok_r(NULL, " ", &save);
         char *k = strtok_r(NULL, " ", &save), *v1 = strtok_r(NULL, " ", &save), *v2 = strtok_r(NULL, " ", &save);
@@ -102,6 +122,10 @@ static void handle_line(struct app *a, char *line) {
                 fflush(stdout);
                 return;
         }
+        if (strcmp(op, "members") == 0) {
+                print_members(a, tag);
+                return;
+        }
         p = pending_new(tag);
         if (strcmp(op, "put") == 0 && k && v1)
                 r = raftd_put(a->node, k, strlen(k), v1, strlen(v1), write_done, p);
@@ -116,7 +140,14 @@ static void handle_line(struct app *a, char *line) {
 
                 r = raftd_cas(a->node, k, strlen(k), ex ? v1 : NULL, ex ? strlen(v1) : 0, nw ? v2 : NULL,
                               nw ? strlen(v2) : 0, cas_done, p);
-        }
+        } else if (strcmp(op, "add") == 0 && k && v1)
+                r = raftd_member_change(a->node, RAFTD_MEMBER_ADD_LEARNER, strtoull(k, NULL, 10), v1, write_done, p);
+        else if (strcmp(op, "promote") == 0 && k)
+                r = raftd_member_change(a->node, RAFTD_MEMBER_PROMOTE, strtoull(k, NULL, 10), NULL, write_done, p);
+        else if (strcmp(op, "remove") == 0 && k)
+                r = raftd_member_change(a->node, RAFTD_MEMBER_REMOVE, strtoull(k, NULL, 10), NULL, write_done, p);
+        else if (strcmp(op, "snapshot") == 0)
+                r = raftd_snapshot(a->node, index_done, p);
         if (r < 0) {
                 printf("%s err %d\n", tag, r);
                 fflush(stdout);
@@ -168,7 +199,8 @@ int main(int argc, char **argv) {
                 { "id", required_argument, NULL, 'i' },   { "dir", required_argument, NULL, 'd' },
                 { "listen", required_argument, NULL, 'l' }, { "key", required_argument, NULL, 'k' },
                 { "peer", required_argument, NULL, 'p' }, { "snapshot-entries", required_argument, NULL, 's' },
-                { "verbose", no_argument, NULL, 'v' },    {},
+                { "verbose", no_argument, NULL, 'v' },    { "join", no_argument, NULL, 'j' },
+                {},
         };
         struct raftd_peer peers[16];
         struct raftd_config c;
@@ -198,6 +230,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'v':
                         a.verbose = true;
+                        break;
+                case 'j':
+                        c.join = true;
                         break;
                 case 'p': {
                         char *eq = strchr(optarg, '=');

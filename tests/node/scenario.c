@@ -33,6 +33,10 @@ static void on_line(struct procs *ps, unsigned id, const char *line, void *userd
                 a->error = 0;
         } else if (sscanf(rest, "err %d", &a->error) == 1)
                 strcpy(a->kind, "err");
+        else if (sscanf(rest, "members %255s", a->value) == 1)
+                strcpy(a->kind, "members");
+        else if (sscanf(rest, "status %u %" SCNu64 " %" SCNu64, &a->role, &a->term, &a->leader) == 3)
+                strcpy(a->kind, "status");
         else
                 strcpy(a->kind, "?");
 }
@@ -70,6 +74,33 @@ bool scenario_get(struct procs *ps, unsigned id, const char *key, struct answer 
                     (strcmp(a->kind, "val") == 0 || (strcmp(a->kind, "err") == 0 && a->error == -2)))
                         return true;
         return false;
+}
+
+bool scenario_put_range(struct procs *ps, unsigned via, int from, int to) {
+        struct answer a;
+
+        for (int i = from; i < to; i++)
+                if (!scenario_call(ps, via, &a, 20000, "put /k/%d v%d", i, i) || strcmp(a.kind, "ok") != 0)
+                        return false;
+        return true;
+}
+
+struct local_key {
+        unsigned id;
+        const char *key;
+};
+
+static bool has_key_locally(struct procs *ps, void *arg) {
+        struct local_key *k = arg;
+        struct answer a;
+
+        return scenario_call(ps, k->id, &a, 1000, "lget %s", k->key) && strcmp(a.kind, "val") == 0;
+}
+
+bool scenario_wait_local(struct procs *ps, unsigned id, const char *key, int deadline_ms) {
+        struct local_key k = { id, key };
+
+        return procs_wait(ps, has_key_locally, &k, deadline_ms);
 }
 
 uint64_t scenario_seed(const char *test) {

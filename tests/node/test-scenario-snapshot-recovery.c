@@ -16,15 +16,6 @@
 
 #define SNAPSHOT_ENTRIES 20
 
-static void put_range(struct procs *ps, unsigned via, int from, int to) {
-        struct answer a;
-
-        for (int i = from; i < to; i++) {
-                assert_true(scenario_call(ps, via, &a, 20000, "put /k/%d v%d", i, i));
-                assert_string_equal(a.kind, "ok");
-        }
-}
-
 static void expect_local(struct procs *ps, unsigned id, const char *key, const char *value) {
         struct answer a;
 
@@ -33,22 +24,9 @@ static void expect_local(struct procs *ps, unsigned id, const char *key, const c
         assert_string_equal(a.value, value);
 }
 
-struct caught_up {
-        unsigned id;
-        const char *key;
-};
-
-static bool has_key_locally(struct procs *ps, void *arg) {
-        struct caught_up *c = arg;
-        struct answer a;
-
-        return scenario_call(ps, c->id, &a, 1000, "lget %s", c->key) && strcmp(a.kind, "val") == 0;
-}
-
 static void state_survives_restart_and_lagging_node_installs_snapshot(void **state) {
         struct procs ps;
         struct answer a;
-        struct caught_up c;
         unsigned leader, lag;
         char v[16];
 
@@ -56,7 +34,7 @@ static void state_survives_restart_and_lagging_node_installs_snapshot(void **sta
         scenario_start(&ps, 3, SNAPSHOT_ENTRIES);
         assert_true(scenario_call(&ps, 1, &a, 20000, "cas /lock - owner1"));
         assert_true(a.swapped);
-        put_range(&ps, 2, 0, 100);
+        assert_true(scenario_put_range(&ps, 2, 0, 100));
 
         /* Every node at once, with SIGKILL. */
         for (unsigned id = 1; id <= 3; id++)
@@ -76,12 +54,11 @@ static void state_survives_restart_and_lagging_node_installs_snapshot(void **sta
         assert_int_not_equal(leader, 0);
         lag = leader % 3 + 1;
         procs_signal(&ps, lag, SIGKILL);
-        put_range(&ps, leader, 100, 100 + 5 * SNAPSHOT_ENTRIES);
+        assert_true(scenario_put_range(&ps, leader, 100, 100 + 5 * SNAPSHOT_ENTRIES));
         assert_true(scenario_call(&ps, leader, &a, 20000, "cas /lock owner1 owner2"));
         assert_true(a.swapped);
         procs_start(&ps, lag);
-        c = (struct caught_up) { .id = lag, .key = "/k/199" };
-        assert_true(procs_wait(&ps, has_key_locally, &c, 20000));
+        assert_true(scenario_wait_local(&ps, lag, "/k/199", 20000));
         expect_local(&ps, lag, "/k/0", "v0");
         expect_local(&ps, lag, "/k/150", "v150");
         expect_local(&ps, lag, "/lock", "owner2");
