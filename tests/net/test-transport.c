@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The transport over real TCP sockets on 127.0.0.1: delivery, refusal of
- * wrong keys and garbage, backpressure against a stalled peer process, and
- * reconnection to a restarted peer process.  Every wait runs the loop until
- * a condition holds; the deadline only fails the test. */
+ * wrong keys and garbage, backpressure against a stalled peer process,
+ * reconnection to a restarted peer process, peers that are not in the peer
+ * table (a joining node) and which side's connection stays.  Every wait
+ * runs the loop until a condition holds; the deadline only fails the test. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
