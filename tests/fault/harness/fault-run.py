@@ -16,6 +16,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ SKIP = 77
 STRIDE = 1000
 # The fenced resource's lines in the history carry this process id.
 RESOURCE_PROCESS = 0
+# How much longer the counter-example may run to show a lost update.
+COUNTER_EXAMPLE_EXTRA_S = 30
 
 PARTITIONS = ["partition-majority", "isolate-leader", "bridge", "one-way", "loss"]
 KILLS = ["kill-one", "kill-leader", "kill-majority", "kill-all", "pause-leader"]
@@ -114,7 +117,9 @@ class Run:
         ids = range(1, self.n + 1)
         spare = [self.n + 1] if "membership" in self.kinds else []
         self.net = Network(tag, tag % 250 + 1, list(ids) + spare)
-        snapshot_entries = args.snapshot_entries or scenario.get("snapshot_entries", 100)
+        snapshot_entries = args.snapshot_entries or 100
+        if snapshot_entries < scenario.get("snapshot_entries", 0):
+            snapshot_entries = scenario["snapshot_entries"]
         self.cluster = Cluster(self.net, self.dir, args.raftd, ids, spare, snapshot_entries=snapshot_entries,
                                verbose=args.verbose)
 
@@ -149,8 +154,24 @@ class Run:
             ids = ids[:-1]
         return [self.cluster.nodes[ids[k % len(ids)]] for k in range(self.n_clients)]
 
+    def lost_update_seen(self):
+        """The resource accepted a write based on an overtaken read."""
+        try:
+            with open(os.path.join(self.dir, "resource.history")) as f:
+                for line in f:
+                    fields = line.split()
+                    if fields[2:4] == ["ok", "write-fenced"] and fields[6] != fields[7]:
+                        return True
+        except FileNotFoundError:
+            pass
+        return False
+
     def start_workload(self):
         seconds = self.seconds
+        if self.workload == "lock-nofence":
+            # The counter-example must show: the faults go on (and the
+            # clients with them) until a lost update happened.
+            seconds += COUNTER_EXAMPLE_EXTRA_S
         if self.workload == "eo":
             watch_node = self.cluster.nodes[max(self.cluster.voters)]
             self.watcher = self.spawn("eo-watcher", watch_node, 24 * 3600, stdin=subprocess.PIPE,
@@ -185,7 +206,7 @@ class Run:
                 p.wait()
                 self.problem(f"{p.fault_name} did not finish in time")
                 continue
-            if status != 0:
+            if status != 0 and not (getattr(p, "fault_stopped", False) and status == -signal.SIGTERM):
                 self.problem(f"{p.fault_name} failed (exit status {status}); see its .log in {self.dir}")
 
     # --- phases ---
@@ -202,14 +223,23 @@ class Run:
                               protected=[max(self.cluster.voters)] if self.workload == "eo" else [],
                               lock_name="/fault/lock/c0")
             end = time.monotonic() + self.seconds
-            while time.monotonic() < end:
+            extra_end = end + (COUNTER_EXAMPLE_EXTRA_S if self.workload == "lock-nofence" else 0)
+            while time.monotonic() < end or (time.monotonic() < extra_end and not self.lost_update_seen()):
                 nemesis.step(hold_s=self.rng.uniform(1, 4), quiet_s=self.rng.uniform(0.5, 2))
                 self.check_crashes()
+            for text in nemesis.problems:
+                self.problem(text)
             nemesis.log("end of faults: heal everything")
             self.net.heal_all()
             for node in self.cluster.nodes.values():
                 if node.paused:
                     node.resume()
+        if self.workload == "lock-nofence":
+            # Their deadline is later; an increment cut short is an
+            # invoke without completion, which the history allows.
+            for p in self.clients:
+                p.terminate()
+                p.fault_stopped = True
 
     def final(self):
         if not self.cluster.await_caught_up(90):

@@ -27,6 +27,7 @@ class Node:
         self.proc = None
         self.paused = False
         self.starts = 0
+        self.last_error = ""
 
     def write_config(self, peers, join):
         c = self.cluster
@@ -98,6 +99,7 @@ class Node:
         p = subprocess.run(["busctl", f"--address={self.address}", f"--timeout={timeout}", *args],
                            capture_output=True, text=True, timeout=timeout + 5)
         if p.returncode != 0:
+            self.last_error = p.stderr.strip()
             return None
         return p.stdout
 
@@ -113,7 +115,10 @@ class Node:
             return None
         out = self.busctl("--json=short", "call", "org.raftd1", "/org/raftd1", f"org.raftd1.{iface}", method,
                           signature, *[str(a) for a in args], timeout=timeout)
-        return json.loads(out)["data"] if out else None
+        if out is None:
+            return None
+        # A method without results prints nothing.
+        return json.loads(out)["data"] if out.strip() else []
 
     def sanitizer_lines(self):
         try:

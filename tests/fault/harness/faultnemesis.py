@@ -168,43 +168,68 @@ class Nemesis:
         return None
 
     def membership(self):
-        """Add a spare node as a learner, promote it, and remove another
-        voter; every step through org.raftd1.Cluster while faults run."""
+        """Under a network fault: add a spare node as a learner, wait until
+        it caught up, promote it, remove another voter; every step through
+        org.raftd1.Cluster.  A step that never succeeds is a problem."""
         if not self.spare:
             return None
-        leader = self.leader()
-        if not leader:
-            return None
-        via = self.cluster.nodes[leader]
-        new = self.spare.pop(0)
+        heal = self.rng.choice([self.loss, self.partition_majority, self.one_way])()
+        try:
+            self.change_membership(self.spare.pop(0))
+        finally:
+            heal()
+        return None
+
+    def change_membership(self, new):
         node = self.cluster.nodes[new]
         node.write_config([], join=True)
         node.start()
-        self.log(f"membership: add learner {new}")
-        if via.call("Cluster", "AddMember", "tst", new, f"{self.net.address(new)}:7000", 0) is None:
-            self.log(f"membership: AddMember {new} failed")
-            return self.retire(new)
-        if not self.retry(lambda: via.call("Cluster", "PromoteMember", "tt", new, 0)):
-            self.log(f"membership: PromoteMember {new} failed")
-            return None
-        self.log(f"membership: promoted {new}")
+        address = f"{self.net.address(new)}:7000"
+        self.log(f"membership: start node {new} (Join=yes), AddMember {new} {address}")
+        if not self.admin("AddMember", "tst", new, address, 0):
+            self.problems.append(f"membership: AddMember {new} did not succeed")
+            node.kill()
+            return
+        if not self.caught_up(node, 20):
+            self.problems.append(f"membership: learner {new} did not catch up within 20 s")
+            self.admin("RemoveMember", "tt", new, 0)
+            node.kill()
+            return
+        if not self.admin("PromoteMember", "tt", new, 0):
+            self.problems.append(f"membership: PromoteMember {new} did not succeed")
+            return
         self.cluster.voters.append(new)
-        victim = self.rng.choice([i for i in self.killable(self.members()) if i not in (new, leader)] or [0])
-        if victim and self.retry(lambda: via.call("Cluster", "RemoveMember", "tt", victim, 0)):
-            self.log(f"membership: removed {victim}")
-            self.cluster.removed.add(victim)
-            self.cluster.nodes[victim].kill()
-        return None
+        victim = self.rng.choice([i for i in self.killable(self.members()) if i != new])
+        self.log(f"membership: promoted {new}; RemoveMember {victim}")
+        if not self.admin("RemoveMember", "tt", victim, 0):
+            self.problems.append(f"membership: RemoveMember {victim} did not succeed")
+            return
+        self.cluster.removed.add(victim)
+        self.cluster.nodes[victim].kill()
+        self.log(f"membership: removed and stopped {victim}")
 
-    def retire(self, i):
-        self.cluster.nodes[i].kill()
-        return None
-
-    def retry(self, fn, tries=10):
+    def admin(self, method, signature, *args, tries=20):
+        """A Cluster method through whichever node answers, retried while
+        the cluster is busy or without a leader."""
+        error = ""
         for _ in range(tries):
-            if fn() is not None:
-                return True
+            for n in self.cluster.members():
+                if n.call("Cluster", method, signature, *args) is not None:
+                    return True
+                error = n.last_error
+            self.log(f"membership: {method} {args[0]}: {error}; retrying")
             time.sleep(0.5)
+        return False
+
+    def caught_up(self, node, deadline_s):
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            leader = self.leader()
+            commit = self.cluster.nodes[leader].prop("CommitIndex") if leader else None
+            applied = node.prop("AppliedIndex")
+            if commit is not None and applied is not None and applied >= commit:
+                return True
+            time.sleep(0.3)
         return False
 
     def step(self, hold_s, quiet_s):
