@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "history.h"
 #include "resource-protocol.h"
+#include "unix-address.h"
 #include "shared/macro.h"
 
 #define CONNECTIONS_MAX 64
@@ -145,19 +145,18 @@ static int connection_input(struct resource *res, struct connection *conn) {
 }
 
 static int listen_on(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+        struct sockaddr_un sa;
+        int fd, r;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
+        r = unix_address(path, &sa);
+        if (r < 0)
+                return r;
         (void) unlink(path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, CONNECTIONS_MAX) < 0) {
-                int r = -errno;
-
+                r = -errno;
                 close(fd);
                 return r;
         }

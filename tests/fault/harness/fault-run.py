@@ -82,6 +82,9 @@ def enter_namespaces():
         if not shutil.which(tool):
             print(f"fault: {tool} is not installed (see .ci/install-deps); skipped")
             sys.exit(SKIP)
+    if subprocess.run(["unshare", "--pid", "--fork", "--mount", "true"], capture_output=True).returncode != 0:
+        print("fault: cannot make PID and mount namespaces here; skipped")
+        sys.exit(SKIP)
     env = dict(os.environ, RAFTD_FAULT_INNER=str(os.getpid()))
     cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--mount", "--propagation", "private",
            "--", sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
@@ -310,7 +313,7 @@ class Run:
                 self.final()
                 self.check_crashes()
         finally:
-            for p in self.clients + [self.watcher] if self.watcher else self.clients:
+            for p in self.clients + ([self.watcher] if self.watcher else []):
                 if p.poll() is None:
                     p.kill()
                     p.wait()

@@ -30,10 +30,13 @@ def merge(parts, nemesis_log, out_path, seed):
                 events += [(float("inf"), c) for c in pending]
         except FileNotFoundError:
             pass
-    with open(nemesis_log) as f:
-        for line in f:
-            t, text = line.rstrip("\n").split(" ", 1)
-            events.append((int(t), f"# {text} at {t}"))
+    try:
+        with open(nemesis_log) as f:
+            for line in f:
+                t, text = line.rstrip("\n").split(" ", 1)
+                events.append((int(t), f"# {text} at {t}"))
+    except FileNotFoundError:
+        pass
     events.sort(key=lambda e: e[0])
     with open(out_path, "w") as f:
         f.write(f"# raftd-history 1 seed={seed}\n")

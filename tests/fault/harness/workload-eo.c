@@ -112,10 +112,6 @@ int workload_eo_watcher(struct client *c) {
         fflush(stdout);
 
         while (w.error == 0) {
-                struct pollfd p[2] = {
-                        { .fd = sd_bus_get_fd(bus), .events = (short) sd_bus_get_events(bus) },
-                        { .fd = STDIN_FILENO, .events = POLLIN },
-                };
                 uint64_t until = UINT64_MAX;
                 int timeout_ms = -1;
 
@@ -126,6 +122,11 @@ int workload_eo_watcher(struct client *c) {
                 }
                 if (r > 0)
                         continue;
+                /* What to wait for is known only after processing. */
+                struct pollfd p[2] = {
+                        { .fd = sd_bus_get_fd(bus), .events = (short) sd_bus_get_events(bus) },
+                        { .fd = STDIN_FILENO, .events = POLLIN },
+                };
                 if (sd_bus_get_timeout(bus, &until) >= 0 && until != UINT64_MAX) {
                         uint64_t now = monotonic_ns() / 1000;
 

@@ -9,29 +9,28 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "resource-protocol.h"
+#include "unix-address.h"
 #include "shared/macro.h"
 
 #define LOCK_WAIT_USEC (3 * UINT64_C(1000000))
 
 static int resource_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+        struct sockaddr_un sa;
+        int fd, r;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
+        r = unix_address(path, &sa);
+        if (r < 0)
+                return r;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int r = -errno;
-
+                r = -errno;
                 close(fd);
                 return r;
         }
