@@ -141,7 +141,15 @@ int workload_eo_watcher(struct client *c) {
                                 break;
                 }
         }
-        /* Changes that arrived before the stop are still queued. */
+        /* The orchestrator saw the node apply everything; the signals it
+         * sent before may still be on their way.  A round trip to the node
+         * is a barrier: the bus keeps one sender's messages in order. */
+        r = sd_bus_call_method(bus, "org.raftd1", "/org/raftd1", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                               "");
+        if (r < 0) {
+                fprintf(stderr, "watcher: the node did not answer the final ping: %s\n", strerror(-r));
+                return r;
+        }
         while (w.error == 0 && sd_bus_process(bus, NULL) > 0)
                 ;
         if (w.gap_pending && w.error == 0)
