@@ -64,6 +64,8 @@ def parse_args():
     p.add_argument("--client", required=True)
     p.add_argument("--resource", required=True)
     p.add_argument("--checker", help="raftd-check; without it (or if absent) a sanity check of the format")
+    p.add_argument("--expect-problem", metavar="TEXT",
+                   help="the harness's self-test: pass only if a problem containing TEXT is reported")
     p.add_argument("--keep", action="store_true", help="keep the nodes' data directories")
     p.add_argument("--verbose", action="store_true", help="nodes log at debug level")
     return p.parse_args()
@@ -104,7 +106,8 @@ class Run:
         if unknown:
             sys.exit(f"fault: unknown nemesis {unknown}; known: {', '.join(KINDS)}")
         env_seconds = os.environ.get("RAFTD_FAULT_SECONDS")
-        self.seconds = int(env_seconds) if env_seconds else args.seconds
+        # The self-test keeps its own short length.
+        self.seconds = int(env_seconds) if env_seconds and not args.expect_problem else args.seconds
         env_seed = os.environ.get("RAFTD_FAULT_SEED")
         self.seed = args.seed if args.seed is not None else int(env_seed) if env_seed else \
             int.from_bytes(os.urandom(4), "little")
@@ -328,6 +331,12 @@ class Run:
         if not self.problems and not self.args.keep:
             for node in self.cluster.nodes.values():
                 shutil.rmtree(node.dir, ignore_errors=True)
+        if self.args.expect_problem:
+            if any(self.args.expect_problem in p for p in self.problems):
+                self.say(f"the expected problem was reported (seed {self.seed})")
+                return 0
+            self.say(f"FAILED (seed {self.seed}): no problem containing \"{self.args.expect_problem}\"")
+            return 1
         if self.problems:
             self.say(f"FAILED (seed {self.seed}): {len(self.problems)} problems; everything is in {self.dir}")
             return 1

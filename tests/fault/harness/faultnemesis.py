@@ -10,7 +10,7 @@ import time
 # Every fault the nemesis knows; a run enables a subset.
 KINDS = ("partition-majority", "isolate-leader", "bridge", "one-way", "loss",
          "kill-one", "kill-leader", "kill-majority", "kill-all", "pause-leader",
-         "membership", "pause-holder")
+         "membership", "pause-holder", "stray-exit")
 
 
 class Nemesis:
@@ -134,6 +134,14 @@ class Nemesis:
             self.log(f"resume {leader} (SIGCONT)")
             self.cluster.nodes[leader].resume()
         return resume
+
+    def stray_exit(self):
+        """The harness's self-test: a node stops although nobody killed it
+        (SIGTERM, exit status 0), which the run must report."""
+        victim = self.rng.choice(self.killable(self.members()))
+        self.log(f"stray exit: SIGTERM to node {victim}, not counted as a kill")
+        self.cluster.nodes[victim].signal(signal.SIGTERM)
+        return None
 
     def pause_holder(self):
         """Pause the lock's holder and its node until the node's session
