@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +63,21 @@ static int load_snapshot_into_kv(struct raftd_node *n) {
         if (r < 0)
                 return r;
         return kv_snapshot_load(n->kv, fd);
+}
+
+/* The snapshot child of a node killed a moment ago shares the lock and
+ * dies with its parent (PR_SET_PDEATHSIG), but may hold the lock a few
+ * milliseconds longer: a restart waits that long rather than fail. */
+static int lock_data_dir(int fd) {
+        for (unsigned tries = 0;; tries++) {
+                if (flock(fd, LOCK_EX | LOCK_NB) >= 0)
+                        return 0;
+                if (errno != EWOULDBLOCK)
+                        return -errno;
+                if (tries >= 100)
+                        return -EBUSY;
+                (void) nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
 }
 
 static int open_kv(struct raftd_node *n) {
@@ -162,8 +180,9 @@ int node_storage_open(struct raftd_node *n) {
         n->dir_lock_fd = open(n->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (n->dir_lock_fd < 0)
                 return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to open %s: %m"), n->data_dir);
-        if (flock(n->dir_lock_fd, LOCK_EX | LOCK_NB) < 0)
-                return log_sink_errno(&n->log, LOG_ERR, errno == EWOULDBLOCK ? EBUSY : errno,
+        r = lock_data_dir(n->dir_lock_fd);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, -r,
                                       _("Data directory %s is in use by another process: %m"), n->data_dir);
 
         r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
@@ -331,7 +350,7 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                         void *ctx) {
         struct snapshot_waiter *w = NULL;
         int p[2], r;
-        pid_t pid;
+        pid_t pid, parent;
 
         if (done) {
                 w = calloc(1, sizeof(*w));
@@ -353,6 +372,7 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 free(w);
                 return r < 0 ? r : -errno;
         }
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -365,6 +385,11 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 /* The child writes from the state machine as it is now;
                  * the parent applies nothing until the child is gone. */
                 (void) close(p[0]);
+                /* The child must not outlive its node: it holds the data
+                 * directory's lock, and a restarted node must not find a
+                 * stray writer in its snapshot directory. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(1);
                 _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
         }
         (void) close(p[1]);
