@@ -8,11 +8,13 @@
  * cannot be trusted). */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -212,6 +214,8 @@ finish:
 }
 
 void node_storage_close(struct raftd_node *n) {
+        if (n->kv)
+                (void) node_kv_checkpoint(n); /* a failure leaves the file marked dirty */
         n->kv = kv_close(n->kv);
         n->slog = storage_log_close(n->slog);
         n->meta = storage_meta_close(n->meta);
@@ -326,7 +330,7 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                         void *ctx) {
         struct snapshot_waiter *w = NULL;
         int p[2], r;
-        pid_t pid;
+        pid_t pid, parent;
 
         if (done) {
                 w = calloc(1, sizeof(*w));
@@ -343,11 +347,14 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 n->snap_waiters = w;
                 return 0;
         }
-        r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
+        r = node_kv_checkpoint(n); /* the child writes the file as committed */
+        if (r >= 0)
+                r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
         if (r < 0 || pipe2(p, O_CLOEXEC) < 0) {
                 free(w);
                 return r < 0 ? r : -errno;
         }
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -358,7 +365,11 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
         }
         if (pid == 0) {
                 /* The child writes from the state machine as it is now;
-                 * the parent applies nothing until the child is gone. */
+                 * the parent applies nothing until the child is gone.  It
+                 * shares the data directory's flock(): should the parent be
+                 * killed, it must not keep a restarted node out. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(1);
                 (void) close(p[0]);
                 _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
         }
@@ -416,6 +427,8 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
                                       c->meta.index);
         n->snap = storage_snapshot_close(n->snap);
         r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r >= 0)
+                r = node_kv_checkpoint(n);
         if (r >= 0)
                 r = load_snapshot_into_kv(n);
         if (r >= 0)

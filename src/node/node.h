@@ -81,6 +81,12 @@ struct raftd_node {
         int failed;   /* storage failed: the node stopped serving */
         uint64_t rng; /* xorshift state for election timeouts */
         ev_timer kick; /* completes requests that became ready */
+        /* The state machine's transaction stays open across loop
+         * iterations and is committed every NODE_KV_COMMIT_ENTRIES applied
+         * entries or NODE_KV_COMMIT_S seconds, whichever comes first. */
+        bool kv_batch_open;
+        unsigned kv_batch_entries;
+        ev_timer kv_commit;
 
         /* Persistence owed before held messages may leave. */
         struct raft_hard_state hs;
@@ -119,6 +125,11 @@ struct raftd_node {
 };
 
 #define RETRY_INTERVAL_S 0.02
+/* A state machine commit has a fixed cost of ~0.1 ms (TDB copies its hash
+ * table and writes a recovery area): amortised over this many entries. A
+ * killed node re-applies at most this much of its log on restart. */
+#define NODE_KV_COMMIT_ENTRIES 8192
+#define NODE_KV_COMMIT_S 0.1
 /* Writes of one session in flight at once; the state machine caches twice
  * as many responses, so a retried request always finds its answer. */
 #define NODE_SESSION_WINDOW 128
@@ -158,6 +169,9 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
 /* node-update.c */
 int node_step(struct raftd_node *n, struct raft_event *ev);
 int node_apply_deferred(struct raftd_node *n);
+/* Commit the state machine's open transaction, if any: before anything
+ * reads the TDB file as a whole (snapshot, backup) or replaces it. */
+int node_kv_checkpoint(struct raftd_node *n);
 int node_step_proposed(struct raftd_node *n, struct raft_event *ev, raft_index *ret_index, raft_term *ret_term);
 void node_flush(struct raftd_node *n);
 void node_held_free(struct raft_message *m);
