@@ -182,6 +182,7 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
                 ev_timer_stop(n->loop, &n->kv_commit);
         }
         node_proposals_free(n);
+        free(n->request_index);
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);

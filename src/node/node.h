@@ -54,6 +54,11 @@ struct node_session {
         uint64_t id;        /* 0 until registered */
         uint64_t next_seq;
         uint64_t last_used; /* ms: a request keeps it alive */
+        /* Its writes with a sequence number, in seq order (the first is the
+         * lowest unacknowledged), and those waiting for room in the window. */
+        struct node_request *bound, *bound_tail;
+        unsigned n_bound;
+        struct node_request *blocked, *blocked_tail;
         bool closing;
         struct node_lock *lock; /* NULL: the default session */
 };
@@ -104,6 +109,12 @@ struct raftd_node {
         uint64_t next_request_id;
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
+        struct node_request **request_index; /* by id: chained hash buckets */
+        size_t request_index_size, n_requests;
+        struct node_request *due, *due_tail; /* to (re)submit from the kick */
+        uint64_t kick_round;
+        unsigned n_reads_ready;
+        unsigned n_registering;
         struct node_proposal *proposals; /* this iteration's, proposed in the flush */
         size_t n_proposals, cap_proposals;
         raft_index last_snapshot_index;
