@@ -152,6 +152,8 @@ int kv_record_validate(TDB_DATA key, TDB_DATA data);
 /* store.c: the file and its transactions */
 int kv_errno_from_tdb(struct kv *kv);
 int kv_store_put(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts);
+/* The same for a key the caller just found absent (cheaper). */
+int kv_store_put_new(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts);
 int kv_store_delete(struct kv *kv, TDB_DATA key);
 int kv_store_meta(struct kv *kv);
 

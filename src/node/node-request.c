@@ -437,17 +437,21 @@ struct node_proposal {
 static int queue_proposal(struct raftd_node *n, const uint8_t *cmd, size_t len, uint64_t request_id, raft_id origin,
                           uint64_t origin_id) {
         _cleanup_free_ uint8_t *stamped = NULL;
-        size_t stamped_len;
+        size_t stamped_len = len;
         struct kv_command c;
         int k;
 
         if (raft_role(n->raft) != RAFT_LEADER)
                 return RAFT_ENOTLEADER;
+        /* A forwarded command is proposed only if it decodes. */
         k = kv_command_decode(cmd, len, &c);
         if (k < 0)
                 return k;
-        c.time_ms = node_now_ms(n);
-        k = kv_command_encode(&c, &stamped, &stamped_len);
+        stamped = malloc(len);
+        if (!stamped)
+                return -ENOMEM;
+        memcpy(stamped, cmd, len);
+        k = kv_command_set_time(stamped, stamped_len, node_now_ms(n));
         if (k < 0)
                 return k;
         if (n->n_proposals == n->cap_proposals) {
@@ -543,26 +547,11 @@ static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uin
 /* Session and seq are fixed at the first submission under a registered
  * session; retries resend the very same command. */
 static int bind_session(struct raftd_node *n, struct node_request *r) {
-        _cleanup_free_ uint8_t *enc = NULL;
-        struct kv_command c;
-        size_t enc_len;
-        int k;
-
         r->seq = r->session->next_seq++;
         session_link(r, SESSION_LIST_BOUND);
-        k = kv_command_decode(r->cmd, r->cmd_len, &c);
-        if (k < 0)
-                return k;
-        c.session = r->session->id;
-        c.seq = r->seq;
-        c.lowest_unacked = r->session->bound->seq; /* the lowest in flight, r at the latest */
-        k = kv_command_encode(&c, &enc, &enc_len);
-        if (k < 0)
-                return k;
-        free(r->cmd);
-        r->cmd = TAKE_PTR(enc);
-        r->cmd_len = enc_len;
-        return 0;
+        /* Encoded with a placeholder session: the fields are there. */
+        return kv_command_set_session(r->cmd, r->cmd_len, r->session->id, r->seq,
+                                      r->session->bound->seq /* the lowest in flight, r at the latest */);
 }
 
 static int step_change(struct raftd_node *n, uint8_t op, raft_id id, raft_index *index, raft_term *term) {
