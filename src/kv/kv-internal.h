@@ -32,8 +32,10 @@ struct kv_session {
         uint64_t ttl_ms;
         uint64_t deadline_ms; /* expires once the apply clock reaches this */
         uint64_t floor;       /* seqs below were acknowledged or forgotten */
-        struct kv_cached_response *cached; /* sorted by seq */
-        size_t n_cached;
+        /* Sorted by seq: the live ones are cached[first .. first + n_cached),
+         * so acknowledging drops from the front without moving the rest. */
+        struct kv_cached_response *cached;
+        size_t first, n_cached, cap;
         bool dirty; /* changed in this batch: stored once, at its commit */
 };
 

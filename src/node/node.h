@@ -143,7 +143,7 @@ struct raftd_node {
 #define NODE_KV_COMMIT_S 0.1
 /* Writes of one session in flight at once; the state machine caches twice
  * as many responses, so a retried request always finds its answer. */
-#define NODE_SESSION_WINDOW 128
+#define NODE_SESSION_WINDOW 256
 
 static inline void raftd_node_freep(struct raftd_node **n) {
         raftd_node_free(*n);
