@@ -289,6 +289,13 @@ static void snapshot_finished(struct raftd_node *n, int status) {
         }
         if (node_apply_deferred(n) < 0 && r >= 0)
                 r = -EIO;
+        /* What was applied meanwhile waited in the open transaction. */
+        if (node_kv_checkpoint(n) < 0) {
+                n->failed = -EIO;
+                ev_break(n->loop, EVBREAK_ONE);
+                if (r >= 0)
+                        r = -EIO;
+        }
         while (waiters) {
                 struct snapshot_waiter *w = waiters;
 

@@ -103,6 +103,11 @@ int node_kv_checkpoint(struct raftd_node *n) {
 
         if (!n->kv_batch_open)
                 return 0;
+        /* A snapshot child reads the file as of the last commit. */
+        if (n->snap_pid > 0)
+                node_snapshot_wait(n);
+        if (!n->kv_batch_open)
+                return 0; /* committed when the child was reaped */
         n->kv_batch_open = false;
         ev_timer_stop(n->loop, &n->kv_commit);
         r = kv_batch_commit(n->kv);
@@ -165,7 +170,7 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
                 (void) node_kv_checkpoint(n); /* cancels: the handle is broken */
                 return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to apply committed entries: %m"));
         }
-        if (n->kv_batch_entries >= NODE_KV_COMMIT_ENTRIES) {
+        if (n->kv_batch_entries >= NODE_KV_COMMIT_ENTRIES && n->snap_pid <= 0) {
                 r = node_kv_checkpoint(n);
                 if (r < 0)
                         return r;
@@ -179,8 +184,6 @@ int node_apply_deferred(struct raftd_node *n) {
         raft_index applied = kv_applied_index(n->kv), to = n->deferred_to;
         const struct raft_entry *first;
 
-        if (n->snap_pid > 0)
-                return 0;
         n->deferred_to = 0;
         if (to <= applied)
                 return 0;

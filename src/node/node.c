@@ -59,8 +59,11 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void on_kv_commit(struct ev_loop *loop, ev_timer *w, int revents) {
         struct raftd_node *n = w->data;
-        int r = node_kv_checkpoint(n);
+        int r;
 
+        if (n->snap_pid > 0)
+                return; /* committed once the snapshot child is gone */
+        r = node_kv_checkpoint(n);
         if (r < 0 && !n->failed) {
                 /* The state machine cannot keep up with the log. */
                 n->failed = r;
