@@ -371,12 +371,16 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 return log_sink_errno(&n->log, LOG_ERR, -r, _("Failed to start the snapshot process: %m"));
         }
         if (pid == 0) {
-                /* The child writes from the state machine as it is now;
-                 * the parent applies nothing until the child is gone.  It
-                 * shares the data directory's flock(): should the parent be
-                 * killed, it must not keep a restarted node out. */
+                /* The child writes the state machine's file as of the fork
+                 * (the parent commits nothing until the child is gone).  It
+                 * dies with the parent, and it lets go of the data
+                 * directory's flock() (which its copy of the descriptor
+                 * would hold past the parent's death): a restarted node must
+                 * not find its directory busy or a snapshot moving in. */
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(1);
+                if (n->dir_lock_fd >= 0)
+                        (void) close(n->dir_lock_fd);
                 (void) close(p[0]);
                 _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
         }
@@ -419,15 +423,17 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
         bool installed;
         int r;
 
+        /* A snapshot child that finishes installs its own snapshot and
+         * removes every other one from the directory, partial transfers
+         * included: it must be gone before a chunk goes there. */
+        node_snapshot_wait(n);
         r = storage_snapshots_receive(n->snaps, c, &next, &installed);
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to store a snapshot chunk at offset %" PRIu64 ": %m"),
                                       c->offset);
         if (!c->done)
                 return 0;
-        /* The snapshot replaces everything a running snapshot child writes
-         * and the entries deferred for it. */
-        node_snapshot_wait(n);
+        /* The snapshot replaces the entries applied since. */
         n->deferred_to = 0;
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
