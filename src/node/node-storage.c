@@ -8,12 +8,11 @@
  * cannot be trusted). */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -63,21 +62,6 @@ static int load_snapshot_into_kv(struct raftd_node *n) {
         if (r < 0)
                 return r;
         return kv_snapshot_load(n->kv, fd);
-}
-
-/* The snapshot child of a node killed a moment ago shares the lock and
- * dies with its parent (PR_SET_PDEATHSIG), but may hold the lock a few
- * milliseconds longer: a restart waits that long rather than fail. */
-static int lock_data_dir(int fd) {
-        for (unsigned tries = 0;; tries++) {
-                if (flock(fd, LOCK_EX | LOCK_NB) >= 0)
-                        return 0;
-                if (errno != EWOULDBLOCK)
-                        return -errno;
-                if (tries >= 100)
-                        return -EBUSY;
-                (void) nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
-        }
 }
 
 static int open_kv(struct raftd_node *n) {
@@ -180,9 +164,8 @@ int node_storage_open(struct raftd_node *n) {
         n->dir_lock_fd = open(n->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (n->dir_lock_fd < 0)
                 return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to open %s: %m"), n->data_dir);
-        r = lock_data_dir(n->dir_lock_fd);
-        if (r < 0)
-                return log_sink_errno(&n->log, LOG_ERR, -r,
+        if (flock(n->dir_lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return log_sink_errno(&n->log, LOG_ERR, errno == EWOULDBLOCK ? EBUSY : errno,
                                       _("Data directory %s is in use by another process: %m"), n->data_dir);
 
         r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
@@ -236,6 +219,8 @@ finish:
 }
 
 void node_storage_close(struct raftd_node *n) {
+        if (n->kv)
+                (void) node_kv_checkpoint(n); /* a failure leaves the file marked dirty */
         n->kv = kv_close(n->kv);
         n->slog = storage_log_close(n->slog);
         n->meta = storage_meta_close(n->meta);
@@ -309,6 +294,13 @@ static void snapshot_finished(struct raftd_node *n, int status) {
         }
         if (node_apply_deferred(n) < 0 && r >= 0)
                 r = -EIO;
+        /* What was applied meanwhile waited in the open transaction. */
+        if (node_kv_checkpoint(n) < 0) {
+                n->failed = -EIO;
+                ev_break(n->loop, EVBREAK_ONE);
+                if (r >= 0)
+                        r = -EIO;
+        }
         while (waiters) {
                 struct snapshot_waiter *w = waiters;
 
@@ -367,7 +359,9 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 n->snap_waiters = w;
                 return 0;
         }
-        r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
+        r = node_kv_checkpoint(n); /* the child writes the file as committed */
+        if (r >= 0)
+                r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
         if (r < 0 || pipe2(p, O_CLOEXEC) < 0) {
                 free(w);
                 return r < 0 ? r : -errno;
@@ -382,14 +376,17 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 return log_sink_errno(&n->log, LOG_ERR, -r, _("Failed to start the snapshot process: %m"));
         }
         if (pid == 0) {
-                /* The child writes from the state machine as it is now;
-                 * the parent applies nothing until the child is gone. */
-                (void) close(p[0]);
-                /* The child must not outlive its node: it holds the data
-                 * directory's lock, and a restarted node must not find a
-                 * stray writer in its snapshot directory. */
+                /* The child writes the state machine's file as of the fork
+                 * (the parent commits nothing until the child is gone).  It
+                 * dies with the parent, and it lets go of the data
+                 * directory's flock() (which its copy of the descriptor
+                 * would hold past the parent's death): a restarted node must
+                 * not find its directory busy or a snapshot moving in. */
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                         _exit(1);
+                if (n->dir_lock_fd >= 0)
+                        (void) close(n->dir_lock_fd);
+                (void) close(p[0]);
                 _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
         }
         (void) close(p[1]);
@@ -431,21 +428,25 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
         bool installed;
         int r;
 
+        /* A snapshot child that finishes installs its own snapshot and
+         * removes every other one from the directory, partial transfers
+         * included: it must be gone before a chunk goes there. */
+        node_snapshot_wait(n);
         r = storage_snapshots_receive(n->snaps, c, &next, &installed);
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to store a snapshot chunk at offset %" PRIu64 ": %m"),
                                       c->offset);
         if (!c->done)
                 return 0;
-        /* The snapshot replaces everything a running snapshot child writes
-         * and the entries deferred for it. */
-        node_snapshot_wait(n);
+        /* The snapshot replaces the entries applied since. */
         n->deferred_to = 0;
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);
         n->snap = storage_snapshot_close(n->snap);
         r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r >= 0)
+                r = node_kv_checkpoint(n);
         if (r >= 0)
                 r = load_snapshot_into_kv(n);
         if (r >= 0)
