@@ -96,6 +96,19 @@ static int read_status(struct ctl *c, struct cluster_status *s) {
         return CTL_EXIT_OK;
 }
 
+/* The node's own role as the bus names it, in the reader's language. */
+static const char *node_role(const char *role) {
+        if (!role)
+                return "?";
+        if (strcmp(role, "leader") == 0)
+                return _("leader");
+        if (strcmp(role, "follower") == 0)
+                return _("follower");
+        if (strcmp(role, "candidate") == 0)
+                return _("candidate");
+        return role;
+}
+
 static const char *member_role(const struct member *m) {
         return m->leader ? _("leader") : m->voter ? _("voter") : _("learner");
 }
@@ -135,19 +148,24 @@ int ctl_status(struct ctl *c) {
                 if (s.leader)
                         printf(_("Node %" PRIu64 ": %s, term %" PRIu64 ", leader node %" PRIu64
                                  ", commit index %" PRIu64 ", applied index %" PRIu64 "\n\n"),
-                               s.node_id, s.role ?: "?", s.term, s.leader, s.commit_index, s.applied_index);
+                               s.node_id, node_role(s.role), s.term, s.leader, s.commit_index, s.applied_index);
                 else
                         printf(_("Node %" PRIu64 ": %s, term %" PRIu64 ", no leader known, commit index %" PRIu64
                                  ", applied index %" PRIu64 "\n\n"),
-                               s.node_id, s.role ?: "?", s.term, s.commit_index, s.applied_index);
-                printf("%-6s %-8s %10s  %s\n", _("ID"), _("ROLE"), _("MATCH"), _("REACHABLE"));
+                               s.node_id, node_role(s.role), s.term, s.commit_index, s.applied_index);
+                ctl_print_padded(stdout, _("ID"), 6);
+                fputc(' ', stdout);
+                ctl_print_padded(stdout, _("ROLE"), 8);
+                printf(" %10s  %s\n", _("MATCH"), _("REACHABLE"));
                 for (size_t i = 0; i < s.n_members; i++) {
                         const struct member *m = &s.members[i];
                         char match[32] = "-";
 
                         if (is_leader)
                                 (void) snprintf(match, sizeof(match), "%" PRIu64, m->match);
-                        printf("%-6" PRIu64 " %-8s %10s  %s%s\n", m->id, member_role(m), match,
+                        printf("%-6" PRIu64 " ", m->id);
+                        ctl_print_padded(stdout, member_role(m), 8);
+                        printf(" %10s  %s%s\n", match,
                                m->reachable ? _("yes") : _("no"), m->id == s.node_id ? _(" (this node)") : "");
                 }
                 if (!is_leader && s.n_members > 0)

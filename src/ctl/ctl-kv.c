@@ -204,10 +204,12 @@ struct list_columns {
 static void list_print_human(struct list_columns *cols, const char *key, const void *value, size_t len,
                              uint64_t revision) {
         if (!cols->header_done) {
-                printf("%-*s %10s  %s\n", (int) cols->key_width, _("KEY"), _("REVISION"), _("VALUE"));
+                ctl_print_padded(stdout, _("KEY"), cols->key_width);
+                printf(" %10s  %s\n", _("REVISION"), _("VALUE"));
                 cols->header_done = true;
         }
-        printf("%-*s %10" PRIu64 "  ", (int) cols->key_width, key, revision);
+        ctl_print_padded(stdout, key, cols->key_width);
+        printf(" %10" PRIu64 "  ", revision);
         ctl_escaped(stdout, value, len);
         fputc('\n', stdout);
 }
@@ -217,7 +219,7 @@ static void list_print_human(struct list_columns *cols, const char *key, const v
 int ctl_list(struct ctl *c) {
         _cleanup_free_ char *after = strdup("");
         const char *prefix = c->n_args > 0 ? c->args[0] : "";
-        struct list_columns cols = { .key_width = strlen(_("KEY")) };
+        struct list_columns cols = { .key_width = ctl_text_width(_("KEY")) };
         size_t n_entries = 0;
         int more = 1, r;
 
@@ -256,7 +258,7 @@ int ctl_list(struct ctl *c) {
                                 if (r >= 0)
                                         r = sd_bus_message_exit_container(reply);
                                 if (r >= 0)
-                                        cols.key_width = MAX(cols.key_width, strlen(key));
+                                        cols.key_width = MAX(cols.key_width, ctl_text_width(key));
                         }
                         if (r < 0)
                                 return ctl_parse_failed(r);

@@ -3,7 +3,9 @@
  * base64 field, never into a string it would corrupt) and terminal-safe
  * escapes. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "ctl/ctl.h"
 #include "shared/macro.h"
@@ -150,4 +152,28 @@ int ctl_flush_stdout(void) {
                 return CTL_EXIT_FAILURE;
         }
         return CTL_EXIT_OK;
+}
+
+/* Columns are counted in what a terminal shows, not in bytes: "SCHLÜSSEL"
+ * is nine columns wide in ten bytes. */
+size_t ctl_text_width(const char *s) {
+        size_t n = mbstowcs(NULL, s, 0);
+        _cleanup_free_ wchar_t *w = NULL;
+        int width;
+
+        if (n == (size_t) -1)
+                return strlen(s);
+        w = calloc(n + 1, sizeof(wchar_t));
+        if (!w || mbstowcs(w, s, n + 1) == (size_t) -1)
+                return strlen(s);
+        width = wcswidth(w, n);
+        return width < 0 ? strlen(s) : (size_t) width;
+}
+
+void ctl_print_padded(FILE *f, const char *s, size_t width) {
+        size_t w = ctl_text_width(s);
+
+        fputs(s, f);
+        for (; w < width; w++)
+                fputc(' ', f);
 }

@@ -107,6 +107,10 @@ void ctl_json_value_field(FILE *f, const void *p, size_t len);
  * bytes that are not UTF-8. */
 void ctl_escaped(FILE *f, const void *p, size_t len);
 int ctl_flush_stdout(void);
+/* Width on a terminal, in columns (bytes if s is not valid in the locale). */
+size_t ctl_text_width(const char *s);
+/* s, then spaces up to width columns. */
+void ctl_print_padded(FILE *f, const char *s, size_t width);
 
 /* Argument checks that need more than a count, run before connecting:
  * each returns an exit code. */

@@ -191,10 +191,13 @@ static void help(FILE *out) {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
                 const char *usage = _(commands[i].usage);
 
-                if (strlen(usage) > 30)
-                        fprintf(out, "  %s\n  %-30s %s\n", usage, "", _(commands[i].summary));
-                else
-                        fprintf(out, "  %-30s %s\n", usage, _(commands[i].summary));
+                fputs("  ", out);
+                if (ctl_text_width(usage) > 30) {
+                        fprintf(out, "%s\n  ", usage);
+                        ctl_print_padded(out, "", 30);
+                } else
+                        ctl_print_padded(out, usage, 30);
+                fprintf(out, " %s\n", _(commands[i].summary));
         }
         fputc('\n', out);
         help_common(out);
@@ -207,7 +210,7 @@ static void help(FILE *out) {
 }
 
 static void help_command(FILE *out, const struct command *cmd) {
-        fprintf(out, "%s [OPTIONS...] %s\n\n%s.\n\n", program_invocation_short_name, _(cmd->usage),
+        fprintf(out, _("%s [OPTIONS...] %s\n\n%s.\n\n"), program_invocation_short_name, _(cmd->usage),
                 _(cmd->summary));
         if (cmd->details)
                 fprintf(out, "%s\n", _(cmd->details));
@@ -222,11 +225,18 @@ static const struct command *find_command(const char *name) {
 }
 
 static int parse_seconds(const char *s, uint64_t *ret_usec) {
+        locale_t c_locale;
         char *end;
         double d;
 
+        /* "0.5" whatever the locale's decimal separator: scripts and the
+         * manual write it so. */
+        c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
+        if (!c_locale)
+                return -errno;
         errno = 0;
-        d = strtod(s, &end);
+        d = strtod_l(s, &end, c_locale);
+        freelocale(c_locale);
         if (errno != 0 || end == s || *end != 0 || !isfinite(d) || d < 0 || d > 1e9)
                 return -EINVAL;
         *ret_usec = (uint64_t) (d * 1e6);
