@@ -265,9 +265,16 @@ static void snapshot_finished(struct raftd_node *n, int status) {
         int r = 0;
 
         n->snap_waiters = NULL;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (index < raft_snapshot_index(n->raft)) {
+                /* A snapshot received from the leader while the child wrote
+                 * covers this one; storage kept the newer file. */
+                log_sink(&n->log, LOG_INFO,
+                         _("The snapshot at index %" PRIu64 " was superseded by the one received at index %" PRIu64 "."),
+                         index, raft_snapshot_index(n->raft));
+                index = raft_snapshot_index(n->raft);
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 r = log_sink_errno(&n->log, LOG_ERR, EIO, _("Writing the snapshot at index %" PRIu64 " failed."), index);
-        if (r >= 0 && index > n->last_snapshot_index) {
+        else if (index > n->last_snapshot_index) {
                 struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
 
                 n->snap = storage_snapshot_close(n->snap);
@@ -412,10 +419,11 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
                                       c->offset);
         if (!c->done)
                 return 0;
-        /* The snapshot replaces everything a running snapshot child writes
-         * and the entries deferred for it. */
-        node_snapshot_wait(n);
+        /* The snapshot replaces the entries deferred for a running snapshot
+         * child (the core dropped them with its log) and what the child
+         * writes (storage keeps the newer file). */
         n->deferred_to = 0;
+        node_snapshot_wait(n);
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);
