@@ -186,15 +186,19 @@ struct storage_snapshots *storage_snapshots_close(struct storage_snapshots *s) {
         return NULL;
 }
 
+/* NULL with errno set on failure. */
 static DIR *snapshots_opendir(struct storage_snapshots *s) {
-        int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), saved;
         DIR *d;
 
         if (fd < 0)
                 return NULL;
         d = fdopendir(fd);
-        if (!d)
+        if (!d) {
+                saved = errno;
                 (void) close(fd);
+                errno = saved;
+        }
         return d;
 }
 
@@ -349,17 +353,11 @@ int storage_snapshot_open_latest(struct storage_snapshots *s, struct storage_sna
         char best_name[SNAP_NAME_MAX];
         raft_index best = 0;
         raft_term best_term = 0;
-        int fd, r;
-        DIR *d;
+        DIR *d = snapshots_opendir(s);
+        int r;
 
-        fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return -errno;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 raft_index index;
                 raft_term term;
