@@ -204,24 +204,6 @@ static void *resume_child_when_waited_for(void *arg) {
         return NULL;
 }
 
-struct index_op {
-        bool done;
-        int error;
-        uint64_t index;
-};
-
-static void index_done(void *userdata, int error, uint64_t index) {
-        struct index_op *o = userdata;
-
-        o->done = true;
-        o->error = error;
-        o->index = index;
-}
-
-static bool index_op_done(struct fixture *f, void *arg) {
-        return ((struct index_op *) arg)->done;
-}
-
 /* The lagging node's own snapshot is still being written (its child is
  * stopped) when the snapshot from the leader arrives; the child finishes
  * only after the received one was installed.  The older local one must
