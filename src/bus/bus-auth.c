@@ -2,6 +2,8 @@
 /* Authorization from the sender's credentials: the bus driver vouches for
  * the uid, so a client cannot claim another. */
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,21 +63,51 @@ static bool acl_allows(const struct bus_acl_owned *a, uid_t uid) {
         return false;
 }
 
-int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_bus_error *error) {
+/* The bus driver's word on the sender: with dbus-daemon a message carries
+ * no credentials, so sd-bus asks the driver with a synchronous call.  On
+ * systemd 252 that call fails with -EINTR when a signal handler runs while
+ * it waits (libev's SIGCHLD handler whenever a snapshot child ends, or any
+ * signal handler of the embedding program).  Signals wait for the round
+ * trip instead: they stay pending and are handled right after.  (Asking
+ * again on EINTR is no cure: under a burst of signals every retry is
+ * interrupted too, and the late replies fill sd-bus's read queue.) */
+static int sender_creds(sd_bus_message *m, uint64_t mask, sd_bus_creds **ret) {
+        sigset_t all, saved;
+        int r;
+
+        (void) sigfillset(&all);
+        r = -pthread_sigmask(SIG_BLOCK, &all, &saved);
+        if (r < 0)
+                return r;
+        r = sd_bus_query_sender_creds(m, mask, ret);
+        (void) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        return r;
+}
+
+int bus_authorize_creds(struct bus *b, sd_bus_message *m, enum bus_access access, uint64_t mask,
+                        sd_bus_creds **ret_creds, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(m) ?: "?";
         uid_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, _("Cannot determine the caller's credentials: %s"),
-                                               strerror(-r));
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, _("Cannot determine the caller's user id: %s"),
-                                               strerror(-r));
-        if (acl_allows(&b->acl[access], uid))
+        r = sender_creds(m, mask | SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0) {
+                /* Never allowed without a uid: refused like a uid that is
+                 * not on the list, saying why. */
+                log_sink_errno(&b->log, LOG_WARNING, r, _("Refused %s.%s from %s: cannot determine its user id: %m"),
+                               sd_bus_message_get_interface(m) ?: "*", sd_bus_message_get_member(m), sender);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         _("Cannot determine the caller's user id (%s), so %s is refused."),
+                                         strerror(-r), sd_bus_message_get_member(m));
+        }
+        if (acl_allows(&b->acl[access], uid)) {
+                if (ret_creds)
+                        *ret_creds = TAKE_PTR(creds);
                 return 0;
+        }
         /* A method call may leave out the interface. */
         log_sink(&b->log, LOG_NOTICE, _("Refused %s.%s from uid %u: no %s access."),
                  sd_bus_message_get_interface(m) ?: "*", sd_bus_message_get_member(m), (unsigned) uid,
@@ -85,4 +117,8 @@ int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_b
                                    "the %s allow-list in raftd's configuration."),
                                  (unsigned) uid, sd_bus_message_get_member(m), access_names[access],
                                  access_names[access]);
+}
+
+int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_bus_error *error) {
+        return bus_authorize_creds(b, m, access, 0, NULL, error);
 }

@@ -76,6 +76,10 @@ int bus_acl_copy(struct bus_acl_owned dst[_BUS_ACCESS_MAX], const struct bus_acl
 void bus_acl_done(struct bus_acl_owned acl[_BUS_ACCESS_MAX]);
 /* 0 when the sender may; otherwise replies AccessDenied-ready error set in *error. */
 int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_bus_error *error);
+/* The same, and on success the sender's credentials with at least mask
+ * (one query to the bus driver for both). */
+int bus_authorize_creds(struct bus *b, sd_bus_message *m, enum bus_access access, uint64_t mask,
+                        sd_bus_creds **ret_creds, sd_bus_error *error);
 
 /* bus-call.c */
 struct bus_call *bus_call_new(struct bus *b, sd_bus_message *m, const char *enoent_error);

@@ -168,14 +168,10 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
 
-        r = bus_authorize(b, m, BUS_ACCESS_LOCK, error);
-        if (r < 0)
-                return r;
-
         /* Who holds it, for Lock.List; the creds are informational except the uid. */
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM |
-                                                 SD_BUS_CREDS_UNIQUE_NAME | SD_BUS_CREDS_AUGMENT,
-                                      &creds);
+        r = bus_authorize_creds(b, m, BUS_ACCESS_LOCK,
+                                SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_UNIQUE_NAME | SD_BUS_CREDS_AUGMENT,
+                                &creds, error);
         if (r < 0)
                 return r;
         (void) sd_bus_creds_get_euid(creds, &uid);

@@ -60,28 +60,31 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents) {
         send_status(m, &s);
 }
 
+bool manager_node_failed(struct manager *m) {
+        int failed = raftd_node_failed(m->node);
+        char text[256];
+
+        if (failed >= 0)
+                return false;
+        m->exit_code = DAEMON_EXIT_RUNTIME;
+        if (m->failure_logged)
+                return true;
+        m->failure_logged = true;
+        /* The node logged what failed; this line says what it means. */
+        log_sink_errno(&m->log_sink, LOG_CRIT, failed, _("Storage failed (%m): the node stopped serving; exiting"));
+        (void) snprintf(text, sizeof(text), _("Failed: storage error (%s)"), strerror(-failed));
+        (void) sd_notifyf(false, "STATUS=%s", text);
+        return true;
+}
+
 /* Health, from the loop: a loop that is stuck never gets here, so its
- * pings stop by themselves; failed storage stops them on purpose. */
+ * pings stop by themselves.  A failed node breaks the loop itself (see
+ * manager_run()); this catches one that did not. */
 static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents) {
         struct manager *m = w->data;
-        int failed = raftd_node_failed(m->node);
 
-        if (failed < 0) {
-                if (!m->failure_logged) {
-                        m->failure_logged = true;
-                        log_sink_errno(&m->log_sink, LOG_CRIT, failed,
-                                       m->watchdog_usec
-                                               ? _("Storage failed (%m): the node stopped serving; no more watchdog "
-                                                   "pings, the service manager restarts it")
-                                               : _("Storage failed (%m): the node stopped serving; exiting"));
-                        char text[256];
-
-                        (void) snprintf(text, sizeof(text), _("Failed: storage error (%s)"), strerror(-failed));
-                        (void) sd_notifyf(false, "STATUS=%s", text);
-                }
-                m->exit_code = DAEMON_EXIT_RUNTIME;
-                if (!m->watchdog_usec)
-                        ev_break(loop, EVBREAK_ALL);
+        if (manager_node_failed(m)) {
+                ev_break(loop, EVBREAK_ALL);
                 return;
         }
         if (m->watchdog_usec)
@@ -96,7 +99,7 @@ void manager_watchdog_setup(struct manager *m) {
         if (sd_watchdog_enabled(false, &usec) > 0 && usec > 0)
                 m->watchdog_usec = usec;
         /* Ping at half the interval; without a watchdog, still check the
-         * node's health once a second so a failed node exits. */
+         * node's health once a second. */
         interval = m->watchdog_usec ? (double) m->watchdog_usec / 2e6 : 1.0;
         ev_timer_init(&m->watchdog, on_watchdog, 0.0, interval);
         m->watchdog.data = m;

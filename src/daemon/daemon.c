@@ -141,6 +141,12 @@ int manager_start(struct manager *m) {
 
 int manager_run(struct manager *m) {
         ev_run(m->loop, 0);
+        /* A node whose storage fails breaks the loop at once: it must not
+         * look like a clean stop to the service manager. */
+        if (!manager_node_failed(m) && !m->stopping && m->exit_code == DAEMON_EXIT_OK) {
+                log_sink(&m->log_sink, LOG_CRIT, _("The event loop ended without a stop request; exiting"));
+                m->exit_code = DAEMON_EXIT_RUNTIME;
+        }
         return m->exit_code;
 }
 

@@ -18,7 +18,7 @@ enum {
         DAEMON_EXIT_OK = 0,
         DAEMON_EXIT_CONFIG = 1,  /* bad configuration or command line */
         DAEMON_EXIT_START = 2,   /* the node could not start (storage, listen, key, bus) */
-        DAEMON_EXIT_RUNTIME = 3, /* failed while running (storage) */
+        DAEMON_EXIT_RUNTIME = 3, /* failed while running (storage, bus) */
 };
 
 /* STATUS= lines for changes of the commit index alone go out at most this
@@ -68,3 +68,6 @@ void manager_on_node_status(void *userdata, const struct raftd_status *s);
 /* sd_notify side, daemon-notify.c. */
 void manager_notify_status(struct manager *m, const struct raftd_status *s, bool force);
 void manager_watchdog_setup(struct manager *m);
+/* The node failed: logs why (once), says so in STATUS= and sets the exit
+ * status to DAEMON_EXIT_RUNTIME. */
+bool manager_node_failed(struct manager *m);

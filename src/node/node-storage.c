@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -62,6 +63,23 @@ static int load_snapshot_into_kv(struct raftd_node *n) {
         if (r < 0)
                 return r;
         return kv_snapshot_load(n->kv, fd);
+}
+
+/* flock() is held by every copy of the descriptor: a snapshot child
+ * forked by another node of the same process (an embedder may run several)
+ * holds this node's lock until it has written its snapshot, for a moment.
+ * A restart waits for that rather than fail; another live node on the
+ * directory holds it for good and is refused after the wait. */
+static int lock_data_dir(int fd) {
+        for (unsigned tries = 0;; tries++) {
+                if (flock(fd, LOCK_EX | LOCK_NB) >= 0)
+                        return 0;
+                if (errno != EWOULDBLOCK)
+                        return -errno;
+                if (tries >= 100)
+                        return -EBUSY;
+                (void) nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
 }
 
 static int open_kv(struct raftd_node *n) {
@@ -164,8 +182,9 @@ int node_storage_open(struct raftd_node *n) {
         n->dir_lock_fd = open(n->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (n->dir_lock_fd < 0)
                 return log_sink_errno(&n->log, LOG_ERR, errno, _("Failed to open %s: %m"), n->data_dir);
-        if (flock(n->dir_lock_fd, LOCK_EX | LOCK_NB) < 0)
-                return log_sink_errno(&n->log, LOG_ERR, errno == EWOULDBLOCK ? EBUSY : errno,
+        r = lock_data_dir(n->dir_lock_fd);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_ERR, -r,
                                       _("Data directory %s is in use by another process: %m"), n->data_dir);
 
         r = storage_meta_open(meta_dir, &n->log, &n->meta, &st);
@@ -231,6 +250,9 @@ void node_storage_close(struct raftd_node *n) {
         n->dir_lock_fd = -1;
 }
 
+/* The one byte a snapshot child writes once its file is durable. */
+#define SNAPSHOT_CHILD_OK 'k'
+
 struct snapshot_waiter {
         struct snapshot_waiter *next;
         void (*done)(struct raftd_node *n, void *ctx, int error, raft_index index);
@@ -262,16 +284,23 @@ static int write_snapshot(struct raftd_node *n, const struct raft_snapshot_meta 
         return r;
 }
 
-static void snapshot_finished(struct raftd_node *n, int status) {
+static void snapshot_finished(struct raftd_node *n, bool written) {
         struct snapshot_waiter *waiters = n->snap_waiters;
         raft_index index = n->snap_meta.index;
         raft_index trailing = n->cfg.snapshot_entries / 2;
         int r = 0;
 
         n->snap_waiters = NULL;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (index < raft_snapshot_index(n->raft)) {
+                /* A snapshot received from the leader while the child wrote
+                 * covers this one; storage kept the newer file. */
+                log_sink(&n->log, LOG_INFO,
+                         _("The snapshot at index %" PRIu64 " was superseded by the one received at index %" PRIu64 "."),
+                         index, raft_snapshot_index(n->raft));
+                index = raft_snapshot_index(n->raft);
+        } else if (!written)
                 r = log_sink_errno(&n->log, LOG_ERR, EIO, _("Writing the snapshot at index %" PRIu64 " failed."), index);
-        if (r >= 0 && index > n->last_snapshot_index) {
+        else if (index > n->last_snapshot_index) {
                 struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
 
                 n->snap = storage_snapshot_close(n->snap);
@@ -310,28 +339,56 @@ static void snapshot_finished(struct raftd_node *n, int status) {
         }
 }
 
+/* The child's word, not its exit status, says the snapshot is on disk:
+ * libev's SIGCHLD handler may reap the child before waitpid() here does,
+ * and a missing status must never pass for success. */
+static void read_child_report(struct raftd_node *n, bool block) {
+        char c;
+        ssize_t k;
+
+        for (;;) {
+                k = read(n->snap_pipe, &c, 1);
+                if (k == 1) {
+                        n->snap_ok = c == SNAPSHOT_CHILD_OK;
+                        continue;
+                }
+                if (k == 0)
+                        n->snap_eof = true;
+                else if (errno == EINTR || (errno == EAGAIN && block))
+                        continue;
+                return;
+        }
+}
+
 static void reap(struct raftd_node *n, bool block) {
-        int status = 0;
         pid_t pid = n->snap_pid;
+        int status = 0;
+        bool ok;
 
         if (pid <= 0)
                 return;
-        if (waitpid(pid, &status, block ? 0 : WNOHANG) != pid && !block)
+        if (block) {
+                (void) fcntl(n->snap_pipe, F_SETFL, 0);
+                read_child_report(n, true);
+        }
+        if (!n->snap_eof)
                 return;
+        (void) waitpid(pid, &status, 0);
+        ok = n->snap_ok;
         ev_io_stop(n->loop, &n->snap_watch);
         (void) close(n->snap_pipe);
         n->snap_pipe = -1;
         n->snap_pid = 0;
-        snapshot_finished(n, status);
+        n->snap_ok = n->snap_eof = false;
+        snapshot_finished(n, ok);
 }
 
 static void on_snapshot_child(struct ev_loop *loop, ev_io *w, int revents) {
         struct raftd_node *n = w->data;
-        char c;
 
-        /* The child never writes: readable means it closed the pipe. */
-        if (read(n->snap_pipe, &c, 1) == 0 || errno != EINTR)
-                reap(n, true);
+        read_child_report(n, false);
+        if (n->snap_eof)
+                reap(n, false);
 }
 
 void node_snapshot_wait(struct raftd_node *n) {
@@ -387,11 +444,15 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 if (n->dir_lock_fd >= 0)
                         (void) close(n->dir_lock_fd);
                 (void) close(p[0]);
-                _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
+                if (write_snapshot(n, &n->snap_meta) < 0)
+                        _exit(1);
+                _exit(write(p[1], &(char){ SNAPSHOT_CHILD_OK }, 1) == 1 ? 0 : 1);
         }
         (void) close(p[1]);
         n->snap_pid = pid;
         n->snap_pipe = p[0];
+        n->snap_ok = n->snap_eof = false;
+        (void) fcntl(p[0], F_SETFL, O_NONBLOCK);
         ev_io_init(&n->snap_watch, on_snapshot_child, p[0], EV_READ);
         n->snap_watch.data = n;
         ev_io_start(n->loop, &n->snap_watch);
@@ -428,18 +489,17 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
         bool installed;
         int r;
 
-        /* A snapshot child that finishes installs its own snapshot and
-         * removes every other one from the directory, partial transfers
-         * included: it must be gone before a chunk goes there. */
-        node_snapshot_wait(n);
         r = storage_snapshots_receive(n->snaps, c, &next, &installed);
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to store a snapshot chunk at offset %" PRIu64 ": %m"),
                                       c->offset);
         if (!c->done)
                 return 0;
-        /* The snapshot replaces the entries applied since. */
+        /* The snapshot replaces the entries deferred for a running snapshot
+         * child (the core dropped them with its log) and what the child
+         * writes (storage keeps the newer file). */
         n->deferred_to = 0;
+        node_snapshot_wait(n);
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);

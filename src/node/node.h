@@ -121,6 +121,8 @@ struct raftd_node {
         /* Background snapshot: a child process writes it from the state
          * machine while applies wait (the log keeps the entries). */
         pid_t snap_pid;
+        bool snap_ok;  /* the child said its snapshot is on disk */
+        bool snap_eof; /* the child closed its end of the pipe */
         int snap_pipe; /* read end; EOF once the child is gone */
         ev_io snap_watch;
         struct raft_snapshot_meta snap_meta;

@@ -186,21 +186,53 @@ struct storage_snapshots *storage_snapshots_close(struct storage_snapshots *s) {
         return NULL;
 }
 
-/* Remove every snapshot and partial transfer except keep (NULL: keep
- * nothing), then make the removals durable. */
-static int snapshots_remove_others(struct storage_snapshots *s, const char *keep, bool partials_only) {
-        bool removed = false;
-        int fd;
+/* NULL with errno set on failure. */
+static DIR *snapshots_opendir(struct storage_snapshots *s) {
+        int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), saved;
         DIR *d;
 
-        fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                return -errno;
+                return NULL;
         d = fdopendir(fd);
         if (!d) {
+                saved = errno;
                 (void) close(fd);
-                return -errno;
+                errno = saved;
         }
+        return d;
+}
+
+/* The newest complete snapshot other than skip: its index, 0 if none. */
+static int snapshots_newest_other(struct storage_snapshots *s, const char *skip, raft_index *ret) {
+        DIR *d = snapshots_opendir(s);
+
+        if (!d)
+                return -errno;
+        *ret = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                raft_index index;
+                raft_term term;
+
+                if (parse_snapshot_name(de->d_name, false, &index, &term) && strcmp(de->d_name, skip) != 0)
+                        *ret = MAX(*ret, index);
+        }
+        (void) closedir(d);
+        return 0;
+}
+
+/* Remove the partial transfers and (unless partials_only) the complete
+ * snapshots at or below up_to, except keep, then make the removals
+ * durable.  An installed snapshot removes what it covers, and only that: a
+ * transfer of a newer snapshot stays, being received while this one was
+ * written (the engine writes local snapshots in a child process, so the
+ * two can finish in either order). */
+static int snapshots_remove_covered(struct storage_snapshots *s, const char *keep, raft_index up_to,
+                                    bool partials_only) {
+        bool removed = false;
+        DIR *d = snapshots_opendir(s);
+
+        if (!d)
+                return -errno;
         for (struct dirent *de; (de = readdir(d));) {
                 raft_index index;
                 raft_term term;
@@ -208,7 +240,7 @@ static int snapshots_remove_others(struct storage_snapshots *s, const char *keep
 
                 if (!partial && (partials_only || !parse_snapshot_name(de->d_name, false, &index, &term)))
                         continue;
-                if (keep && strcmp(de->d_name, keep) == 0)
+                if (index > up_to || strcmp(de->d_name, keep) == 0)
                         continue;
                 if (unlinkat(s->dirfd, de->d_name, 0) >= 0)
                         removed = true;
@@ -256,6 +288,7 @@ int storage_snapshot_writer_write(struct storage_snapshot_writer *w, const void 
 static int snapshots_install(struct storage_snapshots *s, int fd, const char *from, raft_index index,
                              raft_term term) {
         char name[SNAP_NAME_MAX];
+        raft_index newest = 0;
         int r;
 
         snapshot_name(index, term, name);
@@ -267,8 +300,22 @@ static int snapshots_install(struct storage_snapshots *s, int fd, const char *fr
         r = fsync_dir_fd(s->dirfd);
         if (r < 0)
                 return log_sink_errno(s->log, LOG_ERR, r, _("%s: cannot sync snapshot directory: %m"), s->dir);
-        /* The new snapshot is durable: older ones are no longer needed. */
-        r = snapshots_remove_others(s, name, false);
+        /* Looked at after the rename: whichever of two installs racing in
+         * two processes renames last sees the other's file, so the newer
+         * one always stays. */
+        r = snapshots_newest_other(s, name, &newest);
+        if (r < 0)
+                return log_sink_errno(s->log, LOG_ERR, r, _("%s: cannot read snapshot directory: %m"), s->dir);
+        if (newest > index) {
+                (void) unlinkat(s->dirfd, name, 0);
+                (void) fsync_dir_fd(s->dirfd);
+                log_sink(s->log, LOG_INFO,
+                         _("%s/%s: a newer snapshot (index %" PRIu64 ") was installed meanwhile, discarded this one"),
+                         s->dir, name, newest);
+                return -ESTALE;
+        }
+        /* The new snapshot is durable: what it covers is no longer needed. */
+        r = snapshots_remove_covered(s, name, index, false);
         if (r < 0)
                 log_sink_errno(s->log, LOG_WARNING, r, _("%s: cannot remove old snapshots: %m"), s->dir);
         return 0;
@@ -284,10 +331,10 @@ int storage_snapshot_writer_commit(struct storage_snapshot_writer *w) {
                 return log_sink_errno(w->s->log, LOG_ERR, r, _("%s/%s: cannot write snapshot: %m"), w->s->dir,
                                       w->tmp_name);
         r = snapshots_install(w->s, w->fd, w->tmp_name, w->h.meta.index, w->h.meta.term);
-        if (r < 0)
+        if (r < 0 && r != -ESTALE)
                 return r;
-        w->tmp_name[0] = 0; /* committed: nothing to discard */
-        return 0;
+        w->tmp_name[0] = 0; /* renamed: nothing to discard */
+        return r;
 }
 
 struct storage_snapshot_writer *storage_snapshot_writer_free(struct storage_snapshot_writer *w) {
@@ -306,17 +353,11 @@ int storage_snapshot_open_latest(struct storage_snapshots *s, struct storage_sna
         char best_name[SNAP_NAME_MAX];
         raft_index best = 0;
         raft_term best_term = 0;
-        int fd, r;
-        DIR *d;
+        DIR *d = snapshots_opendir(s);
+        int r;
 
-        fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
+        if (!d)
                 return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return -errno;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 raft_index index;
                 raft_term term;
@@ -416,7 +457,7 @@ int storage_snapshots_receive(struct storage_snapshots *s, const struct raft_sna
         partial_name(c->meta.index, c->meta.term, name);
         /* Only one transfer at a time: a chunk of another snapshot means the
          * sender gave up on the old one. */
-        r = snapshots_remove_others(s, name, true);
+        r = snapshots_remove_covered(s, name, UINT64_MAX, true);
         if (r < 0)
                 return r;
         fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

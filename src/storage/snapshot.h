@@ -25,7 +25,11 @@ struct storage_snapshots *storage_snapshots_close(struct storage_snapshots *s);
 /* Write a snapshot of the local state machine: begin, write the data in any
  * number of pieces, commit.  Commit writes a temporary file, fsyncs it,
  * renames it into place, fsyncs the directory and then removes older
- * snapshots.  Freeing an uncommitted writer discards it. */
+ * snapshots and transfers of snapshots it covers (a transfer of a newer one
+ * stays).  If a newer snapshot was installed meanwhile (received while this
+ * one was written, by another process on the same directory), this one is
+ * discarded and commit returns -ESTALE.  Freeing an uncommitted writer
+ * discards it. */
 int storage_snapshot_writer_begin(struct storage_snapshots *s, const struct raft_snapshot_meta *meta,
                                   struct storage_snapshot_writer **ret);
 int storage_snapshot_writer_write(struct storage_snapshot_writer *w, const void *data, size_t len);
@@ -50,7 +54,8 @@ ssize_t storage_snapshot_read_chunk(const struct storage_snapshot *snap, uint64_
  * in *ret_next_offset how many bytes are held, where the sender resumes;
  * -ERANGE if the chunk starts beyond that.  When the chunk is marked done,
  * the file is verified (sizes, header against chunk meta, both checksums)
- * and only then installed as the newest snapshot (*ret_installed); a
- * truncated or corrupted transfer is removed and refused with -EBADMSG. */
+ * and only then installed as the newest snapshot (*ret_installed), as a
+ * local snapshot is (-ESTALE if a newer one is there); a truncated or
+ * corrupted transfer is removed and refused with -EBADMSG. */
 int storage_snapshots_receive(struct storage_snapshots *s, const struct raft_snapshot_chunk *chunk,
                               uint64_t *ret_next_offset, bool *ret_installed);

@@ -469,6 +469,71 @@ static void bad_config_exits_1_naming_file_line_and_key(void **state) {
         assert_int_equal(find_msg(&c->n[1], 0, "READY=1"), -1);
 }
 
+/* The commit index in a STATUS= line, 0 if none. */
+static uint64_t status_commit(const char *status) {
+        const char *p = status ? strstr(status, "commit index ") : NULL;
+
+        return p ? strtoull(p + 13, NULL, 10) : 0;
+}
+
+static uint64_t await_commit_beyond(struct cluster *c, unsigned id, uint64_t beyond) {
+        uint64_t end = now_ms() + DEADLINE_MS, commit;
+
+        while ((commit = status_commit(last_status(&c->n[id], c->n[id].n_msgs))) <= beyond) {
+                if (now_ms() > end || c->n[id].exited)
+                        fail_msg("node %u: commit index stays at %" PRIu64 ", waited for %" PRIu64 "; see %s", id,
+                                 commit, beyond, c->n[id].log);
+                pump(c, 100);
+        }
+        return commit;
+}
+
+/* A storage failure while running: a follower that fell behind must
+ * install a snapshot from the leader, but its snapshot directory was
+ * removed under it.  It must say why and exit 3 (so Restart=on-failure
+ * restarts it), not 0 as a clean stop. */
+static void node_whose_storage_fails_while_running_exits_3_naming_the_cause(void **state) {
+        struct cluster *c = *state;
+        char snapshots[160], cmd[192], expect[256];
+        unsigned leader, f;
+        uint64_t commit;
+        int st;
+
+        /* Idle nodes still write: session keep-alives every 100 ms. */
+        for (unsigned id = 1; id <= NODES; id++)
+                write_config(c, id, id, "[Limits]\nSnapshotEntries=8\n[Timeouts]\nSessionTTLSec=300ms\n");
+        start_all_and_await_ready(c);
+        leader = await_leader(c, 0);
+        f = leader == 1 ? 2 : 1;
+
+        assert_int_equal(kill(c->n[f].pid, SIGSTOP), 0);
+        commit = status_commit(last_status(&c->n[leader], c->n[leader].n_msgs));
+        /* Far enough that the leader compacted what f lacks. */
+        (void) await_commit_beyond(c, leader, commit + 40);
+        snprintf(snapshots, sizeof(snapshots), "%s/n%u/snapshots", c->dir, f);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", snapshots);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(kill(c->n[f].pid, SIGCONT), 0);
+
+        st = await_exit(c, f);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 3)
+                fail_msg("node %u: wait status 0x%x, expected exit 3; see %s", f, st, c->n[f].log);
+        /* The storage names the file, the daemon says what it means. */
+        snprintf(expect, sizeof(expect), "%s/.snapshot-", snapshots);
+        if (!log_contains(&c->n[f], expect) || !log_contains(&c->n[f], "cannot open partial snapshot: No such file"))
+                fail_msg("%s lacks the failed file", c->n[f].log);
+        if (!log_contains(&c->n[f], "Storage failed (No such file or directory): the node stopped serving; exiting"))
+                fail_msg("%s lacks the daemon's line", c->n[f].log);
+        assert_true(find_msg(&c->n[f], 0, "STATUS=Failed: storage error") >= 0);
+        assert_int_equal(find_msg(&c->n[f], 0, "STOPPING=1"), -1);
+
+        for (unsigned id = 1; id <= NODES; id++)
+                if (id != f) {
+                        kill(c->n[id].pid, SIGTERM);
+                        assert_clean_exit(c, id);
+                }
+}
+
 static int cluster_setup(void **state) {
         struct cluster *c = calloc(1, sizeof(*c));
 
@@ -509,6 +574,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(bad_config_exits_1_naming_file_line_and_key, cluster_setup, cluster_teardown),
                 cmocka_unit_test_setup_teardown(sigterm_before_ready_stops_cleanly_without_ever_sending_ready, cluster_setup,
                                                 cluster_teardown),
+                cmocka_unit_test_setup_teardown(node_whose_storage_fails_while_running_exits_3_naming_the_cause,
+                                                cluster_setup, cluster_teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);

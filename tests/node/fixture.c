@@ -69,6 +69,18 @@ bool op_done(struct fixture *f, void *arg) {
         return ((struct op *) arg)->done;
 }
 
+void index_done(void *userdata, int error, uint64_t index) {
+        struct index_op *o = userdata;
+
+        o->done = true;
+        o->error = error;
+        o->index = index;
+}
+
+bool index_op_done(struct fixture *f, void *arg) {
+        return ((struct index_op *) arg)->done;
+}
+
 raft_id leader_of(struct fixture *f) {
         for (raft_id id = 1; id <= HUB_MAX; id++) {
                 struct raftd_status s;

@@ -30,7 +30,16 @@ struct op {
         size_t len;
 };
 
+/* The result of a raftd_index_cb (snapshot, backup). */
+struct index_op {
+        bool done;
+        int error;
+        uint64_t index;
+};
+
 void write_done(void *userdata, int error, uint64_t revision);
+void index_done(void *userdata, int error, uint64_t index);
+bool index_op_done(struct fixture *f, void *arg);
 void cas_done(void *userdata, int error, bool swapped, uint64_t revision);
 void get_done(void *userdata, int error, const void *value, size_t len, uint64_t revision);
 void run_until(struct fixture *f, bool (*cond)(struct fixture *f, void *arg), void *arg, double seconds);

@@ -307,24 +307,6 @@ static void key_bound_to_an_expired_lease_disappears(void **state) {
         cluster_free(f);
 }
 
-struct index_op {
-        bool done;
-        int error;
-        uint64_t index;
-};
-
-static void index_done(void *userdata, int error, uint64_t index) {
-        struct index_op *o = userdata;
-
-        o->done = true;
-        o->error = error;
-        o->index = index;
-}
-
-static bool index_op_done(struct fixture *f, void *arg) {
-        return ((struct index_op *) arg)->done;
-}
-
 static void snapshot_on_demand_and_backup_to_a_callers_fd(void **state) {
         struct fixture *f = cluster(0);
         struct index_op s = { 0 }, b = { 0 };

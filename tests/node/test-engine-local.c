@@ -11,6 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -163,6 +168,98 @@ static void lagging_node_catches_up_from_a_snapshot(void **state) {
         assert_string_equal(o.value, "v7");
         get(f, lag, "/s/99", RAFTD_GET_LOCAL, &o);
         assert_string_equal(o.value, "v99");
+        cluster_free(f);
+}
+
+/* Continues a stopped snapshot child once the main thread waits for it:
+ * only then has the received snapshot been installed. */
+struct resume_child {
+        pid_t child;
+        pid_t waiter_tid;
+        int report_fd; /* the engine's end of the child's report pipe */
+        bool resumed;
+};
+
+/* The engine waits for its snapshot child by reading the child's report
+ * pipe to its end (then wait4()): blocked in either means it waits. */
+static bool waits_for_child(pid_t tid, int report_fd) {
+        char path[64], line[64] = "", *arg;
+        long nr;
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int) tid);
+        fp = fopen(path, "re");
+        if (!fp)
+                return false;
+        if (!fgets(line, sizeof(line), fp))
+                line[0] = 0;
+        fclose(fp);
+        nr = strtol(line, &arg, 10);
+        /* /proc/.../syscall: the number, then the arguments in hex. */
+        return nr == SYS_wait4 || (nr == SYS_read && strtol(arg, NULL, 16) == report_fd);
+}
+
+static void *resume_child_when_waited_for(void *arg) {
+        struct resume_child *rc = arg;
+        struct timespec poll = { .tv_nsec = 1000 * 1000 };
+
+        /* A deadline only bounds a failure: 20 s of 1 ms polls. */
+        for (int i = 0; i < 20000 && !waits_for_child(rc->waiter_tid, rc->report_fd); i++)
+                (void) nanosleep(&poll, NULL);
+        rc->resumed = kill(rc->child, SIGCONT) == 0;
+        return NULL;
+}
+
+/* The lagging node's own snapshot is still being written (its child is
+ * stopped) when the snapshot from the leader arrives; the child finishes
+ * only after the received one was installed.  The older local one must
+ * neither replace nor delete the received one, nor be reported to the core:
+ * the node serves the leader's data, from the received snapshot. */
+static void snapshot_received_while_the_own_one_is_written_wins(void **state) {
+        struct fixture *f = cluster(20);
+        raft_id lag = follower_of(f, 0);
+        struct resume_child rc = { .waiter_tid = gettid() };
+        struct index_op own = { 0 };
+        char key[32], val[32];
+        raft_index written;
+        pthread_t thread;
+        struct op o;
+
+        for (raft_id id = 1; id <= N; id++)
+                hub_cut(f->hub, lag, id, true);
+        for (int i = 0; i < 100; i++) {
+                snprintf(key, sizeof(key), "/w/%d", i);
+                snprintf(val, sizeof(val), "v%d", i);
+                put(f, leader_of(f), key, val);
+        }
+        assert_int_equal(raftd_snapshot(f->nodes[lag], index_done, &own), 0);
+        rc.child = f->nodes[lag]->snap_pid;
+        rc.report_fd = f->nodes[lag]->snap_pipe;
+        assert_true(rc.child > 0);
+        written = f->nodes[lag]->snap_meta.index;
+        assert_int_equal(kill(rc.child, SIGSTOP), 0);
+        assert_int_equal(pthread_create(&thread, NULL, resume_child_when_waited_for, &rc), 0);
+
+        for (raft_id id = 1; id <= N; id++)
+                hub_cut(f->hub, lag, id, false);
+        run_until(f, caught_up, &lag, 10);
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        assert_true(rc.resumed);
+        run_until(f, index_op_done, &own, 10);
+
+        assert_int_equal(raftd_node_failed(f->nodes[lag]), 0);
+        /* Superseded: the caller hears of the snapshot in force. */
+        assert_int_equal(own.error, 0);
+        assert_true(own.index > written);
+        assert_int_equal(own.index, raft_snapshot_index(f->nodes[lag]->raft));
+        assert_int_equal(count_snapshots(f, lag), 1);
+        get(f, lag, "/w/0", RAFTD_GET_LOCAL, &o);
+        assert_int_equal(o.error, 0);
+        assert_string_equal(o.value, "v0");
+        get(f, lag, "/w/99", RAFTD_GET_LOCAL, &o);
+        assert_int_equal(o.error, 0);
+        assert_string_equal(o.value, "v99");
+        put(f, lag, "/w/after", "yes");
         cluster_free(f);
 }
 
@@ -326,6 +423,7 @@ int main(void) {
                 cmocka_unit_test(acknowledged_writes_survive_restart_of_every_node),
                 cmocka_unit_test(write_through_follower_completes_after_leader_is_cut_off),
                 cmocka_unit_test(lagging_node_catches_up_from_a_snapshot),
+                cmocka_unit_test(snapshot_received_while_the_own_one_is_written_wins),
                 cmocka_unit_test(idle_node_keeps_its_session_alive),
                 cmocka_unit_test(second_node_on_the_same_data_directory_is_refused),
                 cmocka_unit_test(damaged_state_file_is_rebuilt_from_snapshot_and_log),

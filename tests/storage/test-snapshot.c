@@ -58,16 +58,29 @@ static int teardown(void **state) {
         return 0;
 }
 
-static void write_snapshot(struct fixture *f, const struct raft_snapshot_meta *meta) {
+static struct storage_snapshot_writer *writer_fill(struct fixture *f, struct storage_snapshots *s,
+                                                  const struct raft_snapshot_meta *meta) {
         struct storage_snapshot_writer *w;
 
-        assert_int_equal(storage_snapshot_writer_begin(f->local, meta, &w), 0);
+        assert_int_equal(storage_snapshot_writer_begin(s, meta, &w), 0);
         /* In uneven pieces, as a state machine would stream it. */
         for (size_t off = 0; off < DATA_SIZE; off += 77777)
                 assert_int_equal(storage_snapshot_writer_write(w, f->data + off, MIN((size_t) 77777, DATA_SIZE - off)),
                                  0);
-        assert_int_equal(storage_snapshot_writer_commit(w), 0);
+        return w;
+}
+
+/* The commit's result. */
+static int write_snapshot_into(struct fixture *f, struct storage_snapshots *s, const struct raft_snapshot_meta *meta) {
+        struct storage_snapshot_writer *w = writer_fill(f, s, meta);
+        int r = storage_snapshot_writer_commit(w);
+
         storage_snapshot_writer_free(w);
+        return r;
+}
+
+static void write_snapshot(struct fixture *f, const struct raft_snapshot_meta *meta) {
+        assert_int_equal(write_snapshot_into(f, f->local, meta), 0);
 }
 
 static void assert_snapshot(struct storage_snapshots *s, const struct raft_snapshot_meta *meta, const uint8_t *data) {
@@ -130,6 +143,126 @@ static int transfer(struct fixture *f, uint32_t chunk_max, uint64_t stop_after, 
         storage_snapshot_close(snap);
         free(buf);
         return r;
+}
+
+/* Send bytes [from, to) of the leader's newest snapshot (f->local) to the
+ * peer in 64 KiB chunks, the chunk that ends the file marked done.
+ * Returns the last receive result. */
+static int send_range(struct fixture *f, uint64_t from, uint64_t to, bool *installed) {
+        struct storage_snapshot *snap;
+        uint8_t *buf = malloc(65536);
+        uint64_t off = from, next;
+        int r = 0;
+
+        assert_int_equal(storage_snapshot_open_latest(f->local, &snap), 0);
+        *installed = false;
+        while (off < to) {
+                struct raft_snapshot_chunk c = { .meta = *storage_snapshot_meta(snap), .offset = off, .chunk_max = 65536 };
+                bool done = false;
+                ssize_t k = storage_snapshot_read_chunk(snap, off, buf, (size_t) MIN((uint64_t) 65536, to - off), &done);
+
+                assert_true(k > 0);
+                c.data = (struct raft_buf) { buf, (size_t) k };
+                c.done = done;
+                r = storage_snapshots_receive(f->peer, &c, &next, installed);
+                if (r < 0)
+                        break;
+                assert_int_equal(next, off + (uint64_t) k);
+                off = next;
+        }
+        storage_snapshot_close(snap);
+        free(buf);
+        return r;
+}
+
+static uint64_t local_file_size(struct fixture *f) {
+        return test_file_size(f->dir, SNAP_NAME("00000000000003e8", "0000000000000007"));
+}
+
+#define RECEIVED_PARTIAL ".snapshot-00000000000003e8-0000000000000007.partial"
+
+/* The receiver's own snapshot process finished while a newer snapshot
+ * (index 1000) was half received: the transfer goes on and installs.
+ * (The fault suite saw the partial file deleted and the install fail.) */
+static void snapshot_written_during_a_receive_spares_the_newer_transfer(void **state) {
+        struct fixture *f = *state;
+        struct raft_snapshot_meta older = f->meta;
+        bool installed;
+
+        write_snapshot(f, &f->meta);
+        assert_int_equal(send_range(f, 0, 100000, &installed), 0);
+        assert_false(installed);
+
+        older.index = 500;
+        older.term = 6;
+        assert_int_equal(write_snapshot_into(f, f->peer, &older), 0);
+        assert_true(test_file_exists(f->peer_dir, RECEIVED_PARTIAL));
+
+        assert_int_equal(send_range(f, 100000, local_file_size(f), &installed), 0);
+        assert_true(installed);
+        assert_snapshot(f->peer, &f->meta, f->data);
+        /* The received one covers the older local one. */
+        assert_false(test_file_exists(f->peer_dir, SNAP_NAME("00000000000001f4", "0000000000000006")));
+        assert_false(test_file_exists(f->peer_dir, RECEIVED_PARTIAL));
+}
+
+/* The other order: the received snapshot is installed first, the older
+ * local one finishes afterwards.  It must not replace (or delete) the
+ * newer one; it is discarded and the writer says so. */
+static void snapshot_written_before_a_newer_one_was_received_is_discarded(void **state) {
+        struct fixture *f = *state;
+        struct raft_snapshot_meta older = f->meta;
+        struct storage_snapshot_writer *w;
+        bool installed;
+
+        write_snapshot(f, &f->meta);
+        older.index = 500;
+        older.term = 6;
+        w = writer_fill(f, f->peer, &older);
+        assert_int_equal(send_range(f, 0, local_file_size(f), &installed), 0);
+        assert_true(installed);
+
+        assert_int_equal(storage_snapshot_writer_commit(w), -ESTALE);
+        storage_snapshot_writer_free(w);
+        assert_non_null(test_sink_find(&f->sink, "snapshot-00000000000001f4-0000000000000006", "newer snapshot",
+                                       "index 1000", "discarded", NULL));
+        assert_snapshot(f->peer, &f->meta, f->data);
+        assert_false(test_file_exists(f->peer_dir, SNAP_NAME("00000000000001f4", "0000000000000006")));
+        assert_false(test_file_exists(f->peer_dir, ".snapshot-00000000000001f4-0000000000000006.tmp"));
+}
+
+/* Whichever is newer wins, received or local: a received snapshot older
+ * than the one on disk is discarded, and the newer local one stays. */
+static void snapshot_received_older_than_the_one_on_disk_is_discarded(void **state) {
+        struct fixture *f = *state;
+        struct raft_snapshot_meta newer = f->meta;
+        bool installed;
+
+        write_snapshot(f, &f->meta);
+        newer.index = 2000;
+        newer.term = 8;
+        assert_int_equal(write_snapshot_into(f, f->peer, &newer), 0);
+
+        assert_int_equal(send_range(f, 0, local_file_size(f), &installed), -ESTALE);
+        assert_snapshot(f->peer, &newer, f->data);
+        assert_false(test_file_exists(f->peer_dir, SNAP_NAME("00000000000003e8", "0000000000000007")));
+        assert_false(test_file_exists(f->peer_dir, RECEIVED_PARTIAL));
+}
+
+/* A local snapshot at or beyond a transfer's index makes the transfer
+ * useless: its partial file goes with the other covered files. */
+static void snapshot_written_removes_transfers_it_covers(void **state) {
+        struct fixture *f = *state;
+        struct raft_snapshot_meta newer = f->meta;
+        bool installed;
+
+        write_snapshot(f, &f->meta);
+        assert_int_equal(send_range(f, 0, 100000, &installed), 0);
+        newer.index = 2000;
+        newer.term = 8;
+        assert_int_equal(write_snapshot_into(f, f->peer, &newer), 0);
+        assert_false(test_file_exists(f->peer_dir, RECEIVED_PARTIAL));
+        assert_snapshot(f->peer, &newer, f->data);
 }
 
 static void snapshot_written_is_read_back_whole_and_in_chunks(void **state) {
@@ -307,6 +440,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(snapshot_truncated_file_is_refused_on_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_flipped_bit_is_refused_on_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_of_future_format_version_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(snapshot_written_during_a_receive_spares_the_newer_transfer, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(snapshot_written_before_a_newer_one_was_received_is_discarded, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(snapshot_received_older_than_the_one_on_disk_is_discarded, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(snapshot_written_removes_transfers_it_covers, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
