@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The register checker: a history is linearizable iff each key's is
+ * (P-compositionality, Herlihy & Wing), so each key is searched on its own.
+ * A violation is explained by a short window: the shortest prefix (by
+ * time) of the key's lines that is already not linearizable, then cut from
+ * the left while it stays so - from then on the key's start value is left
+ * open, so the window holds whatever the contradiction needs and no more. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "fault/check/check.h"
+#include "fault/check/op-index.h"
+#include "fault/check/register-search.h"
+#include "shared/macro.h"
+
+struct key_history {
+        const struct history *h;
+        const char *key;
+        const size_t *ops; /* indices into h->ops, by call time */
+        size_t n_ops;
+        size_t n_events;
+        size_t *pos_invoke, *pos_complete; /* per op: position among the key's events, SIZE_MAX: none */
+        uint64_t *written;                 /* values any op may have written, sorted, unique */
+        size_t n_written;
+        struct reg_op *scratch; /* reg_ops of the current cut */
+        size_t *scratch_op;     /* ... and the key op each came from */
+        uint64_t budget;
+        uint64_t steps;
+};
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* The key's events in time order (file order between equal times). */
+struct key_event {
+        uint64_t t;
+        size_t event;
+        size_t op;
+        bool invoke;
+};
+
+static int cmp_key_events(const void *a, const void *b) {
+        const struct key_event *x = a, *y = b;
+
+        if (x->t != y->t)
+                return x->t < y->t ? -1 : 1;
+        return x->event < y->event ? -1 : x->event > y->event;
+}
+
+static int key_history_init(struct key_history *k) {
+        _cleanup_free_ struct key_event *ev = NULL;
+        size_t n = 0;
+
+        k->pos_invoke = calloc(k->n_ops, sizeof(size_t));
+        k->pos_complete = calloc(k->n_ops, sizeof(size_t));
+        k->written = calloc(k->n_ops + 1, sizeof(uint64_t));
+        k->scratch = calloc(k->n_ops + 1, sizeof(struct reg_op));
+        k->scratch_op = calloc(k->n_ops + 1, sizeof(size_t));
+        ev = calloc(2 * k->n_ops, sizeof(*ev));
+        if (!k->pos_invoke || !k->pos_complete || !k->written || !k->scratch || !k->scratch_op || !ev)
+                return -ENOMEM;
+        for (size_t i = 0; i < k->n_ops; i++) {
+                const struct op *op = &k->h->ops[k->ops[i]];
+
+                ev[n++] = (struct key_event) { op->t_invoke, op->ev_invoke, i, true };
+                if (op->ev_complete != NO_EVENT)
+                        ev[n++] = (struct key_event) { op->t_complete, op->ev_complete, i, false };
+                k->pos_complete[i] = SIZE_MAX;
+                if ((op->kind == OP_PUT || op->kind == OP_CAS) && op->value.present && op->result != RESULT_FAIL)
+                        k->written[k->n_written++] = op->value.v;
+        }
+        qsort(ev, n, sizeof(*ev), cmp_key_events);
+        for (size_t i = 0; i < n; i++) {
+                if (ev[i].invoke)
+                        k->pos_invoke[ev[i].op] = i;
+                else
+                        k->pos_complete[ev[i].op] = i;
+        }
+        k->n_events = n;
+        qsort(k->written, k->n_written, sizeof(uint64_t), cmp_u64);
+        n = 0;
+        for (size_t i = 0; i < k->n_written; i++)
+                if (n == 0 || k->written[n - 1] != k->written[i])
+                        k->written[n++] = k->written[i];
+        k->n_written = n;
+        return 0;
+}
+
+static void key_history_done(struct key_history *k) {
+        free(k->pos_invoke);
+        free(k->pos_complete);
+        free(k->written);
+        free(k->scratch);
+        free(k->scratch_op);
+}
+
+/* The register operations of the key's events [start, end): an op invoked
+ * before start is left out, one completed at or after end is cut short and
+ * its outcome is unknown.  Returns how many. */
+static size_t cut(struct key_history *k, size_t start, size_t end) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < k->n_ops; i++) {
+                const struct op *op = &k->h->ops[k->ops[i]];
+                bool completed = k->pos_complete[i] < end;
+                enum op_result result = completed ? op->result : RESULT_PENDING;
+                struct reg_op r = { .value = op->value, .expected = op->expected, .t_call = op->t_invoke,
+                                    .t_return = op->t_complete };
+
+                if (k->pos_invoke[i] < start || k->pos_invoke[i] >= end)
+                        continue;
+                if (result == RESULT_FAIL) {
+                        /* Did not take effect; only a CAS mismatch observed something. */
+                        if (op->kind != OP_CAS || !op->reason || strcmp(op->reason, "mismatch") != 0)
+                                continue;
+                        r.kind = REG_CAS_MISMATCH;
+                } else if (op_result_is_indefinite(result)) {
+                        if (op->kind == OP_GET)
+                                continue; /* no effect, no observation */
+                        r.optional = true;
+                        r.kind = op->kind == OP_PUT ? REG_PUT : op->kind == OP_DEL ? REG_DEL : REG_CAS;
+                } else
+                        r.kind = op->kind == OP_PUT   ? REG_PUT
+                                 : op->kind == OP_DEL ? REG_DEL
+                                 : op->kind == OP_GET ? REG_GET
+                                                      : REG_CAS;
+                k->scratch_op[n] = i;
+                k->scratch[n++] = r;
+        }
+        return n;
+}
+
+static int search_cut(struct key_history *k, size_t start, size_t end, enum reg_search_result *ret) {
+        struct reg_search_input in = {
+                .ops = k->scratch,
+                .n_ops = cut(k, start, end),
+                .any_start = start > 0,
+                .written = k->written,
+                .n_written = k->n_written,
+                .budget = k->budget,
+        };
+        uint64_t steps = 0;
+        int r;
+
+        r = reg_search(&in, ret, &steps);
+        k->steps += steps;
+        return r;
+}
+
+static int cmp_size(const void *a, const void *b) {
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Narrow a known violation down to a short window and report its lines. */
+static int report_violation(struct key_history *k, struct check_result *res) {
+        enum reg_search_result verdict;
+        size_t lo = 0, hi = k->n_events, end, start, n = 0;
+        size_t *lines;
+        int r;
+
+        /* Shortest violating prefix: prefixes only gain constraints, so
+         * bisection finds it.  A prefix whose search runs out of budget
+         * counts as not shown to violate. */
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                r = search_cut(k, 0, mid, &verdict);
+                if (r < 0)
+                        return r;
+                if (verdict == REG_NOT_LINEARIZABLE)
+                        hi = mid;
+                else
+                        lo = mid;
+        }
+        end = hi;
+        /* Then the latest start that still violates.  Not strictly
+         * monotone, so bisection gives a short window, not always the
+         * shortest; every window it keeps was checked to violate. */
+        lo = 0;
+        hi = end;
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                r = search_cut(k, mid, end, &verdict);
+                if (r < 0)
+                        return r;
+                if (verdict == REG_NOT_LINEARIZABLE)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        start = lo;
+
+        lines = calloc(2 * k->n_ops + 1, sizeof(size_t));
+        if (!lines)
+                return -ENOMEM;
+        /* The lines of the ops the window holds: invoked in it. */
+        for (size_t i = 0; i < k->n_ops; i++) {
+                const struct op *op = &k->h->ops[k->ops[i]];
+
+                if (k->pos_invoke[i] < start || k->pos_invoke[i] >= end)
+                        continue;
+                lines[n++] = op->ev_invoke;
+                if (k->pos_complete[i] < end)
+                        lines[n++] = op->ev_complete;
+        }
+        qsort(lines, n, sizeof(size_t), cmp_size);
+        if (start == 0)
+                return check_result_add(res, CHECK_VIOLATION, k->key, lines, n,
+                                        _("key %s is not linearizable: no order of these %zu lines is legal for a register that starts absent"),
+                                        k->key, n);
+        return check_result_add(res, CHECK_VIOLATION, k->key, lines, n,
+                                _("key %s is not linearizable: no order of these %zu lines is legal, whatever the key held before them"),
+                                k->key, n);
+}
+
+static int check_key(struct key_history *k, struct check_result *res) {
+        enum reg_search_result verdict;
+        int r;
+
+        r = key_history_init(k);
+        if (r < 0)
+                return r;
+        r = search_cut(k, 0, k->n_events, &verdict);
+        if (r < 0)
+                return r;
+        switch (verdict) {
+        case REG_LINEARIZABLE:
+                return 0;
+        case REG_BUDGET_EXHAUSTED:
+                return check_result_add(res, CHECK_UNDECIDED, k->key, NULL, 0,
+                                        _("key %s: undecided, the search budget of %" PRIu64 " steps ran out"), k->key,
+                                        k->budget);
+        default:
+                return report_violation(k, res);
+        }
+}
+
+int check_register(const struct history *h, uint64_t budget, struct check_result *res) {
+        _cleanup_free_ size_t *idx = NULL;
+        size_t n;
+        int r = 0;
+
+        idx = ops_by_key(h, KIND_BIT(OP_PUT) | KIND_BIT(OP_DEL) | KIND_BIT(OP_GET) | KIND_BIT(OP_CAS), &n);
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0, j; i < n && r >= 0; i = j) {
+                struct key_history k = { .h = h, .key = h->ops[idx[i]].key, .ops = idx + i, .budget = budget };
+
+                j = ops_key_group_end(h, idx, n, i);
+                k.n_ops = j - i;
+                r = check_key(&k, res);
+                res->search_steps += k.steps;
+                key_history_done(&k);
+        }
+        return r;
+}
