@@ -34,16 +34,33 @@ struct entry {
         bool is_call;
 };
 
+struct writer {
+        struct reg_value value;
+        size_t bit;
+};
+
 struct frame {
         size_t op;
         size_t p;
         struct reg_state state;
 };
 
+/* The cache maps (value, definite ops linearized) to the sets of
+ * optional ops linearized with them.  A state whose optional set contains
+ * one already seen is dominated: leaving an optional op unused keeps every
+ * future open, so nothing new can be found from it.  Without this the
+ * states multiply by every subset of unknown ops. */
 struct cache_slot {
         uint64_t hash;
         size_t offset; /* into the arena */
         uint32_t len;  /* 0: empty slot (a key has at least 4 words) */
+        size_t first;  /* optional sets: index + 1 into optionals, 0 none */
+};
+
+struct optional_set {
+        size_t offset; /* into the arena */
+        uint32_t len;
+        size_t next; /* index + 1, 0: end */
 };
 
 struct search {
@@ -63,6 +80,19 @@ struct search {
         size_t arena_len, arena_alloc;
         struct cache_slot *slots;
         size_t slots_size, slots_used;
+        struct optional_set *optionals;
+        size_t n_optionals, optionals_alloc;
+        /* At the node whose optional candidates are being tried: the
+         * observers that could come right after one, as the states they
+         * accept - a value, or (mismatch) anything but a value. */
+        struct reg_value *accepts, *rejects;
+        size_t n_accepts, n_rejects;
+        size_t *optional_cas; /* bit indices of optional CAS ops */
+        size_t n_optional_cas;
+        struct writer *writers; /* optional ops by the value they leave */
+        size_t n_writers;
+        size_t *candidates; /* optional ops to try at this node, ascending */
+        size_t n_candidates;
 };
 
 static bool written_contains(const struct reg_search_input *in, uint64_t v) {
@@ -112,14 +142,10 @@ static bool model_step(const struct reg_search_input *in, const struct reg_op *o
                 *next = state_of(op->value);
                 return true;
         case REG_CAS:
-                if (op->optional && !state_is(in, s, op->expected)) {
-                        *next = s; /* it may just as well have failed */
-                        return true;
-                }
-                if (op->optional && s.tag == STATE_ANY) {
-                        *next = s; /* swapped or not: still any value */
-                        return true;
-                }
+                /* An optional CAS that would not swap is best left out, as
+                 * is one from "any" value, which can only narrow it. */
+                if (op->optional && s.tag == STATE_ANY)
+                        return false;
                 if (!state_is(in, s, op->expected))
                         return false;
                 *next = state_of(op->value);
@@ -164,11 +190,14 @@ static uint64_t hash_key(const uint32_t *k, size_t n) {
         return x;
 }
 
-/* The cache key of the current state: value, P, linearized ops above P. */
-static size_t build_key(struct search *s, struct reg_state st) {
+/* The cache key of the state after an op: value, whether only an observer
+ * may follow, P, linearized ops above P; *split: where the optional ones
+ * begin. */
+static size_t build_key(struct search *s, struct reg_state st, bool observer_next, size_t *split) {
         size_t n = 0, above = s->n_set - s->p;
 
-        s->key[n++] = st.tag;
+        /* Whether only an observer may come next is part of the state. */
+        s->key[n++] = st.tag | (uint32_t) observer_next << 8;
         s->key[n++] = (uint32_t) (st.v >> 32);
         s->key[n++] = (uint32_t) st.v;
         s->key[n++] = (uint32_t) s->p;
@@ -180,6 +209,9 @@ static size_t build_key(struct search *s, struct reg_state st) {
                 for (; word; word &= word - 1, above--)
                         s->key[n++] = (uint32_t) (w * 64 + (size_t) __builtin_ctzll(word));
         }
+        *split = n;
+        while (*split > 4 && s->key[*split - 1] >= s->n_definite)
+                (*split)--;
         return n;
 }
 
@@ -204,22 +236,7 @@ static int cache_grow(struct search *s) {
         return 0;
 }
 
-/* 1: added, 0: already there. */
-static int cache_add(struct search *s, size_t len) {
-        uint64_t h = hash_key(s->key, len);
-        size_t i, mask;
-        int r;
-
-        if (s->slots_used * 2 >= s->slots_size) {
-                r = cache_grow(s);
-                if (r < 0)
-                        return r;
-        }
-        mask = s->slots_size - 1;
-        for (i = h & mask; s->slots[i].len; i = (i + 1) & mask)
-                if (s->slots[i].hash == h && s->slots[i].len == len &&
-                    memcmp(s->arena + s->slots[i].offset, s->key, len * sizeof(uint32_t)) == 0)
-                        return 0;
+static int arena_append(struct search *s, const uint32_t *words, size_t len, size_t *offset) {
         if (s->arena_len + len > s->arena_alloc) {
                 size_t n = MAX(s->arena_alloc * 2, s->arena_len + len + 4096);
                 uint32_t *a = reallocarray(s->arena, n, sizeof(uint32_t));
@@ -229,11 +246,82 @@ static int cache_add(struct search *s, size_t len) {
                 s->arena = a;
                 s->arena_alloc = n;
         }
-        memcpy(s->arena + s->arena_len, s->key, len * sizeof(uint32_t));
-        s->slots[i] = (struct cache_slot) { .hash = h, .offset = s->arena_len, .len = (uint32_t) len };
+        memcpy(s->arena + s->arena_len, words, len * sizeof(uint32_t));
+        *offset = s->arena_len;
         s->arena_len += len;
-        s->slots_used++;
-        return 1;
+        return 0;
+}
+
+/* Both sorted ascending. */
+static bool is_subset(const uint32_t *a, size_t na, const uint32_t *b, size_t nb) {
+        size_t j = 0;
+
+        for (size_t i = 0; i < na; i++) {
+                while (j < nb && b[j] < a[i])
+                        j++;
+                if (j == nb || b[j] != a[i])
+                        return false;
+                j++;
+        }
+        return true;
+}
+
+static int optional_set_add(struct search *s, struct cache_slot *slot, const uint32_t *ids, size_t n) {
+        struct optional_set *o;
+        int r;
+
+        if (s->n_optionals == s->optionals_alloc) {
+                size_t k = MAX(s->optionals_alloc * 2, 1024u);
+                struct optional_set *a = reallocarray(s->optionals, k, sizeof(*a));
+
+                if (!a)
+                        return -ENOMEM;
+                s->optionals = a;
+                s->optionals_alloc = k;
+        }
+        o = &s->optionals[s->n_optionals];
+        r = arena_append(s, ids, n, &o->offset);
+        if (r < 0)
+                return r;
+        o->len = (uint32_t) n;
+        o->next = slot->first;
+        slot->first = ++s->n_optionals;
+        return 0;
+}
+
+/* The key is s->key[0, len): value, P and the linearized ops above P;
+ * those from `split` on are optional.  1: a new state, 0: one seen, or
+ * dominated by one seen. */
+static int cache_visit(struct search *s, size_t split, size_t len) {
+        uint64_t h = hash_key(s->key, split);
+        const uint32_t *ids = s->key + split;
+        size_t i, mask, n = len - split;
+        int r;
+
+        if (s->slots_used * 2 >= s->slots_size) {
+                r = cache_grow(s);
+                if (r < 0)
+                        return r;
+        }
+        mask = s->slots_size - 1;
+        for (i = h & mask; s->slots[i].len; i = (i + 1) & mask)
+                if (s->slots[i].hash == h && s->slots[i].len == split &&
+                    memcmp(s->arena + s->slots[i].offset, s->key, split * sizeof(uint32_t)) == 0)
+                        break;
+        if (!s->slots[i].len) {
+                r = arena_append(s, s->key, split, &s->slots[i].offset);
+                if (r < 0)
+                        return r;
+                s->slots[i].hash = h;
+                s->slots[i].len = (uint32_t) split;
+                s->slots[i].first = 0;
+                s->slots_used++;
+        } else
+                for (size_t o = s->slots[i].first; o; o = s->optionals[o - 1].next)
+                        if (is_subset(s->arena + s->optionals[o - 1].offset, s->optionals[o - 1].len, ids, n))
+                                return 0;
+        r = optional_set_add(s, &s->slots[i], ids, n);
+        return r < 0 ? r : 1;
 }
 
 static void bit_set(struct search *s, size_t i) {
@@ -249,17 +337,136 @@ static void bit_clear(struct search *s, size_t i, size_t p) {
         s->p = p;
 }
 
+/* Whether op's outcome depends on the register's value.  An optional op
+ * followed by one that does not (a put or delete) could be left out of the
+ * linearization with nothing changed, so the search only places an optional
+ * op right before an op that observes what it wrote.  Every linearization
+ * shrinks to one of that form, and the branching on unknown ops (which may
+ * go anywhere after their call) falls from "every point" to "before a
+ * read that needs them". */
+static bool observes_state(const struct reg_op *op) {
+        return op->kind == REG_GET || op->kind == REG_CAS || op->kind == REG_CAS_MISMATCH;
+}
+
+static void add_observer(struct search *s, const struct reg_op *op) {
+        if (op->kind == REG_CAS_MISMATCH) {
+                /* A mismatch needs an optional op before it only where the
+                 * value is the one it expected: elsewhere it can go first
+                 * and the optional op after it, to the same effect. */
+                if (s->state.tag != STATE_ANY && state_is(s->in, s->state, op->expected))
+                        s->rejects[s->n_rejects++] = op->expected;
+        } else
+                s->accepts[s->n_accepts++] = op->kind == REG_GET ? op->value : op->expected;
+}
+
+static bool is_linearized(const struct search *s, size_t bit) {
+        return s->bits[bit / 64] & (UINT64_C(1) << (bit % 64));
+}
+
+static int cmp_writers(const void *a, const void *b) {
+        const struct writer *x = a, *y = b;
+
+        if (x->value.present != y->value.present)
+                return x->value.present ? 1 : -1;
+        if (x->value.v != y->value.v)
+                return x->value.v < y->value.v ? -1 : 1;
+        return x->bit < y->bit ? -1 : x->bit > y->bit;
+}
+
+static int cmp_bits(const void *a, const void *b) {
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Optional ops (called by limit, not yet linearized) that leave the
+ * register in state v. */
+static void add_writers_of(struct search *s, struct reg_value v, uint64_t limit) {
+        struct writer key = { .value = v, .bit = 0 };
+        size_t lo = 0, hi = s->n_writers;
+
+        while (lo < hi) { /* the first writer >= key */
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (cmp_writers(&s->writers[mid], &key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < s->n_writers && s->writers[lo].value.present == v.present &&
+               (!v.present || s->writers[lo].value.v == v.v);
+             lo++) {
+                size_t bit = s->writers[lo].bit;
+
+                if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit))
+                        s->candidates[s->n_candidates++] = bit;
+        }
+}
+
+/* At a node whose definite candidates are exhausted: which optional ops
+ * to try.  Only one that some observer could follow right away - a
+ * definite candidate, or an optional CAS - is worth a try, and with unique
+ * values that is usually the one writer of the value a read saw. */
+static void collect_candidates(struct search *s) {
+        struct entry *e;
+        uint64_t limit;
+        size_t n = 0;
+
+        s->n_accepts = s->n_rejects = s->n_candidates = 0;
+        for (e = s->main_head.next; e->is_call; e = e->next)
+                if (observes_state(s->ops[e->op]))
+                        add_observer(s, s->ops[e->op]);
+        limit = e->t;
+        for (size_t i = 0; i < s->n_optional_cas; i++) {
+                size_t bit = s->optional_cas[i];
+
+                if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit))
+                        add_observer(s, s->ops[bit]);
+        }
+        if (s->n_rejects > 0) {
+                /* A mismatch accepts almost any value: every writer. */
+                for (size_t bit = s->n_definite; bit < s->n; bit++)
+                        if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit))
+                                s->candidates[s->n_candidates++] = bit;
+                return;
+        }
+        for (size_t i = 0; i < s->n_accepts; i++)
+                add_writers_of(s, s->accepts[i], limit);
+        qsort(s->candidates, s->n_candidates, sizeof(size_t), cmp_bits);
+        for (size_t i = 0; i < s->n_candidates; i++)
+                if (n == 0 || s->candidates[n - 1] != s->candidates[i])
+                        s->candidates[n++] = s->candidates[i];
+        s->n_candidates = n;
+}
+
+/* Could some collected observer come right after a state of `st`? */
+static bool observer_accepts(struct search *s, struct reg_state st) {
+        for (size_t i = 0; i < s->n_accepts; i++)
+                if (state_is(s->in, st, s->accepts[i]))
+                        return true;
+        for (size_t i = 0; i < s->n_rejects; i++)
+                if (st.tag == STATE_ANY || !state_is(s->in, st, s->rejects[i]))
+                        return true;
+        return false;
+}
+
 /* Linearize the op of call entry c next, unless the model refuses it or
  * the resulting state was explored before.  1: done, 0: not, <0: error. */
 static int try_linearize(struct search *s, struct entry *c) {
         struct reg_state next;
-        size_t p = s->p;
+        size_t p = s->p, split, len;
         int r;
 
+        if (s->depth > 0 && s->stack[s->depth - 1].op >= s->n_definite && !observes_state(s->ops[c->op]))
+                return 0;
         if (!model_step(s->in, s->ops[c->op], s->state, &next))
                 return 0;
+        /* An optional op nothing could observe right after is a dead end;
+         * skip it before paying for its cache entry. */
+        if (c->op >= s->n_definite && !observer_accepts(s, next))
+                return 0;
         bit_set(s, c->op);
-        r = cache_add(s, build_key(s, next));
+        len = build_key(s, next, c->op >= s->n_definite, &split);
+        r = cache_visit(s, split, len);
         if (r <= 0) {
                 bit_clear(s, c->op, p);
                 return r;
@@ -280,13 +487,6 @@ static struct entry *undo_last(struct search *s) {
         return c;
 }
 
-static uint64_t first_return_time(struct search *s) {
-        struct entry *e = s->main_head.next;
-
-        while (e->is_call)
-                e = e->next;
-        return e->t;
-}
 
 static int cmp_entries(const void *a, const void *b) {
         const struct entry *x = *(struct entry *const *) a, *y = *(struct entry *const *) b;
@@ -326,8 +526,14 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
         s->bits = calloc(s->n / 64 + 2, sizeof(uint64_t));
         s->stack = calloc(s->n + 1, sizeof(struct frame));
         s->key = calloc(s->n + 8, sizeof(uint32_t));
+        s->accepts = calloc(s->n + 1, sizeof(struct reg_value));
+        s->rejects = calloc(s->n + 1, sizeof(struct reg_value));
+        s->optional_cas = calloc(s->n + 1, sizeof(size_t));
+        s->writers = calloc(s->n + 1, sizeof(struct writer));
+        s->candidates = calloc(s->n + 1, sizeof(size_t));
         sorted = calloc(2 * s->n + 1, sizeof(struct entry *));
-        if (!s->ops || !s->calls || !s->returns || !s->bits || !s->stack || !s->key || !sorted)
+        if (!s->ops || !s->calls || !s->returns || !s->bits || !s->stack || !s->key || !sorted || !s->accepts || !s->rejects ||
+            !s->optional_cas || !s->writers || !s->candidates)
                 return -ENOMEM;
         o = s->n_definite;
         for (size_t i = 0; i < in->n_ops; i++) {
@@ -335,6 +541,12 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
                 size_t bit = op->optional ? o++ : d++;
 
                 s->ops[bit] = op;
+                if (op->optional && op->kind == REG_CAS)
+                        s->optional_cas[s->n_optional_cas++] = bit;
+                if (op->optional)
+                        s->writers[s->n_writers++] = (struct writer) {
+                                .value = op->kind == REG_DEL ? (struct reg_value) {} : op->value, .bit = bit
+                        };
                 s->calls[bit] = (struct entry) { .op = bit, .t = op->t_call, .is_call = true };
                 if (!op->optional) {
                         s->returns[bit] = (struct entry) { .op = bit, .t = op->t_return };
@@ -350,6 +562,7 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
         for (size_t i = 0; i < n_opt; i++)
                 sorted[i] = &s->calls[s->n_definite + i];
         qsort(sorted, n_opt, sizeof(*sorted), cmp_entries);
+        qsort(s->writers, s->n_writers, sizeof(struct writer), cmp_writers);
         link_sorted(&s->opt_head, &s->opt_tail, sorted, n_opt);
         s->state = in->any_start ? (struct reg_state) { STATE_ANY, 0 } : (struct reg_state) { STATE_ABSENT, 0 };
         return 0;
@@ -364,12 +577,18 @@ static void search_done(struct search *s) {
         free(s->key);
         free(s->arena);
         free(s->slots);
+        free(s->optionals);
+        free(s->accepts);
+        free(s->rejects);
+        free(s->optional_cas);
+        free(s->writers);
+        free(s->candidates);
 }
 
 static int search_run(struct search *s, enum reg_search_result *ret, uint64_t *steps) {
-        struct entry *e = s->main_head.next;
+        struct entry *e = s->main_head.next, *c;
         bool in_optional = false;
-        uint64_t limit = 0;
+        size_t next_candidate = 0;
         int r;
 
         for (;;) {
@@ -379,24 +598,25 @@ static int search_run(struct search *s, enum reg_search_result *ret, uint64_t *s
                 }
                 if (!in_optional && !e->is_call) {
                         /* First return: every definite candidate was tried. */
-                        limit = e->t;
+                        collect_candidates(s);
                         in_optional = true;
-                        e = s->opt_head.next;
+                        next_candidate = 0;
                         continue;
                 }
-                if (!in_optional || (e != &s->opt_tail && e->t <= limit)) {
+                if (!in_optional || next_candidate < s->n_candidates) {
+                        c = in_optional ? &s->calls[s->candidates[next_candidate++]] : e;
                         if (*steps >= s->in->budget) {
                                 *ret = REG_BUDGET_EXHAUSTED;
                                 return 0;
                         }
                         (*steps)++;
-                        r = try_linearize(s, e);
+                        r = try_linearize(s, c);
                         if (r < 0)
                                 return r;
                         if (r > 0) {
                                 in_optional = false;
                                 e = s->main_head.next;
-                        } else
+                        } else if (!in_optional)
                                 e = e->next;
                         continue;
                 }
@@ -404,11 +624,18 @@ static int search_run(struct search *s, enum reg_search_result *ret, uint64_t *s
                         *ret = REG_NOT_LINEARIZABLE;
                         return 0;
                 }
-                e = undo_last(s);
-                in_optional = e->op >= s->n_definite;
-                if (in_optional)
-                        limit = first_return_time(s);
-                e = e->next;
+                c = undo_last(s);
+                in_optional = c->op >= s->n_definite;
+                if (in_optional) {
+                        /* The same node, so the same candidates: go on
+                         * after the one just undone. */
+                        collect_candidates(s);
+                        for (next_candidate = 0;
+                             next_candidate < s->n_candidates && s->candidates[next_candidate] <= c->op;
+                             next_candidate++)
+                                ;
+                } else
+                        e = c->next;
         }
 }
 
