@@ -93,6 +93,8 @@ struct search {
         size_t n_writers;
         size_t *candidates; /* optional ops to try at this node, ascending */
         size_t n_candidates;
+        uint64_t *candidate_mark; /* per bit: the collection that added it */
+        uint64_t collection;
 };
 
 static bool written_contains(const struct reg_search_input *in, uint64_t v) {
@@ -397,8 +399,11 @@ static void add_writers_of(struct search *s, struct reg_value v, uint64_t limit)
              lo++) {
                 size_t bit = s->writers[lo].bit;
 
-                if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit))
+                if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit) &&
+                    s->candidate_mark[bit] != s->collection) {
+                        s->candidate_mark[bit] = s->collection;
                         s->candidates[s->n_candidates++] = bit;
+                }
         }
 }
 
@@ -409,9 +414,9 @@ static void add_writers_of(struct search *s, struct reg_value v, uint64_t limit)
 static void collect_candidates(struct search *s) {
         struct entry *e;
         uint64_t limit;
-        size_t n = 0;
 
         s->n_accepts = s->n_rejects = s->n_candidates = 0;
+        s->collection++;
         for (e = s->main_head.next; e->is_call; e = e->next)
                 if (observes_state(s->ops[e->op]))
                         add_observer(s, s->ops[e->op]);
@@ -432,10 +437,6 @@ static void collect_candidates(struct search *s) {
         for (size_t i = 0; i < s->n_accepts; i++)
                 add_writers_of(s, s->accepts[i], limit);
         qsort(s->candidates, s->n_candidates, sizeof(size_t), cmp_bits);
-        for (size_t i = 0; i < s->n_candidates; i++)
-                if (n == 0 || s->candidates[n - 1] != s->candidates[i])
-                        s->candidates[n++] = s->candidates[i];
-        s->n_candidates = n;
 }
 
 /* Could some collected observer come right after a state of `st`? */
@@ -531,9 +532,10 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
         s->optional_cas = calloc(s->n + 1, sizeof(size_t));
         s->writers = calloc(s->n + 1, sizeof(struct writer));
         s->candidates = calloc(s->n + 1, sizeof(size_t));
+        s->candidate_mark = calloc(s->n + 1, sizeof(uint64_t));
         sorted = calloc(2 * s->n + 1, sizeof(struct entry *));
         if (!s->ops || !s->calls || !s->returns || !s->bits || !s->stack || !s->key || !sorted || !s->accepts || !s->rejects ||
-            !s->optional_cas || !s->writers || !s->candidates)
+            !s->optional_cas || !s->writers || !s->candidates || !s->candidate_mark)
                 return -ENOMEM;
         o = s->n_definite;
         for (size_t i = 0; i < in->n_ops; i++) {
@@ -583,6 +585,7 @@ static void search_done(struct search *s) {
         free(s->optional_cas);
         free(s->writers);
         free(s->candidates);
+        free(s->candidate_mark);
 }
 
 static int search_run(struct search *s, enum reg_search_result *ret, uint64_t *steps) {
