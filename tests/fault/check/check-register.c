@@ -22,6 +22,7 @@ struct key_history {
         size_t n_events;
         size_t *pos_invoke, *pos_complete; /* per op: position among the key's events, SIZE_MAX: none */
         uint64_t *written;                 /* values any op may have written, sorted, unique */
+        uint64_t *first_write;             /* per written value: the first such op's invoke time */
         size_t n_written;
         struct reg_op *scratch; /* reg_ops of the current cut */
         size_t *scratch_op;     /* ... and the key op each came from */
@@ -50,17 +51,32 @@ static int cmp_key_events(const void *a, const void *b) {
         return x->event < y->event ? -1 : x->event > y->event;
 }
 
+struct first_write {
+        uint64_t value, t;
+};
+
+static int cmp_first_write(const void *a, const void *b) {
+        const struct first_write *x = a, *y = b;
+
+        if (x->value != y->value)
+                return x->value < y->value ? -1 : 1;
+        return x->t < y->t ? -1 : x->t > y->t;
+}
+
 static int key_history_init(struct key_history *k) {
+        _cleanup_free_ struct first_write *writes = NULL;
         _cleanup_free_ struct key_event *ev = NULL;
         size_t n = 0;
 
         k->pos_invoke = calloc(k->n_ops, sizeof(size_t));
         k->pos_complete = calloc(k->n_ops, sizeof(size_t));
         k->written = calloc(k->n_ops + 1, sizeof(uint64_t));
+        k->first_write = calloc(k->n_ops + 1, sizeof(uint64_t));
+        writes = calloc(k->n_ops + 1, sizeof(*writes));
         k->scratch = calloc(k->n_ops + 1, sizeof(struct reg_op));
         k->scratch_op = calloc(k->n_ops + 1, sizeof(size_t));
         ev = calloc(2 * k->n_ops, sizeof(*ev));
-        if (!k->pos_invoke || !k->pos_complete || !k->written || !k->scratch || !k->scratch_op || !ev)
+        if (!k->pos_invoke || !k->pos_complete || !k->written || !k->scratch || !k->scratch_op || !ev || !k->first_write || !writes)
                 return -ENOMEM;
         for (size_t i = 0; i < k->n_ops; i++) {
                 const struct op *op = &k->h->ops[k->ops[i]];
@@ -70,7 +86,7 @@ static int key_history_init(struct key_history *k) {
                         ev[n++] = (struct key_event) { op->t_complete, op->ev_complete, i, false };
                 k->pos_complete[i] = SIZE_MAX;
                 if ((op->kind == OP_PUT || op->kind == OP_CAS) && op->value.present && op->result != RESULT_FAIL)
-                        k->written[k->n_written++] = op->value.v;
+                        writes[k->n_written++] = (struct first_write) { op->value.v, op->t_invoke };
         }
         qsort(ev, n, sizeof(*ev), cmp_key_events);
         for (size_t i = 0; i < n; i++) {
@@ -80,11 +96,13 @@ static int key_history_init(struct key_history *k) {
                         k->pos_complete[ev[i].op] = i;
         }
         k->n_events = n;
-        qsort(k->written, k->n_written, sizeof(uint64_t), cmp_u64);
+        qsort(writes, k->n_written, sizeof(*writes), cmp_first_write);
         n = 0;
         for (size_t i = 0; i < k->n_written; i++)
-                if (n == 0 || k->written[n - 1] != k->written[i])
-                        k->written[n++] = k->written[i];
+                if (n == 0 || k->written[n - 1] != writes[i].value) {
+                        k->written[n] = writes[i].value;
+                        k->first_write[n++] = writes[i].t;
+                }
         k->n_written = n;
         return 0;
 }
@@ -93,6 +111,7 @@ static void key_history_done(struct key_history *k) {
         free(k->pos_invoke);
         free(k->pos_complete);
         free(k->written);
+        free(k->first_write);
         free(k->scratch);
         free(k->scratch_op);
 }
@@ -218,12 +237,48 @@ static int report_violation(struct key_history *k, struct check_result *res) {
                                 k->key, n);
 }
 
+/* Whether some op that may have written v was invoked by time t. */
+static bool written_by(const struct key_history *k, uint64_t v, uint64_t t) {
+        const uint64_t *w = bsearch(&v, k->written, k->n_written, sizeof(uint64_t), cmp_u64);
+
+        return w && k->first_write[w - k->written] <= t;
+}
+
+/* Before any search: a read (or a CAS's expectation) of a value that no op
+ * wrote before it returned cannot be ordered at all.  Found here in one
+ * pass, such a read costs no search, which in a long history could run
+ * out of budget proving the same. */
+static int check_impossible_reads(struct key_history *k, struct check_result *res, bool *found) {
+        int r;
+
+        for (size_t i = 0; i < k->n_ops; i++) {
+                const struct op *op = &k->h->ops[k->ops[i]];
+                struct reg_value seen = op->kind == OP_GET ? op->value : op->expected;
+
+                if (op->result != RESULT_OK || (op->kind != OP_GET && op->kind != OP_CAS) || !seen.present)
+                        continue;
+                if (written_by(k, seen.v, op->t_complete))
+                        continue;
+                r = check_report(k->h, res, k->ops[i], NO_EVENT,
+                                 _("key %s is not linearizable: %" PRIu64 " was read, but no operation wrote it before the read returned"),
+                                 k->key, seen.v);
+                if (r < 0)
+                        return r;
+                *found = true;
+        }
+        return 0;
+}
+
 static int check_key(struct key_history *k, struct check_result *res) {
         enum reg_search_result verdict;
+        bool impossible = false;
         int r;
 
         r = key_history_init(k);
         if (r < 0)
+                return r;
+        r = check_impossible_reads(k, res, &impossible);
+        if (r < 0 || impossible)
                 return r;
         r = search_cut(k, 0, k->n_events, &verdict);
         if (r < 0)

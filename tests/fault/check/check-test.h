@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fault/check/check.h"
+#include "fault/check/history-sim.h"
 #include "shared/macro.h"
 
 #define HEADER "# raftd-history 1 seed=1\n"
@@ -83,19 +84,6 @@ static inline uint64_t test_seed(const char *env) {
         printf("# seed: %s=%" PRIu64 "\n", env, seed);
         fflush(stdout);
         return seed;
-}
-
-/* splitmix64 */
-static inline uint64_t rng_next(uint64_t *state) {
-        uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        return z ^ (z >> 31);
-}
-
-static inline uint64_t rng_below(uint64_t *state, uint64_t n) {
-        return rng_next(state) % n;
 }
 
 /* A growing text buffer for generated histories. */

@@ -95,6 +95,14 @@ struct search {
         size_t n_candidates;
         uint64_t *candidate_mark; /* per bit: the collection that added it */
         uint64_t collection;
+        /* Values optional put/del ops write, and per value how many ops
+         * not yet linearized mention it (read it, expect it in a CAS or a
+         * mismatch).  At zero the value is dead: its writers can only
+         * serve to move the register off a mismatch's value, and for that
+         * any one of them does as well as another. */
+        size_t *mention_slot; /* per bit: slot of the value op mentions, or SIZE_MAX */
+        size_t *write_slot;   /* per bit: slot of the value an optional put/del writes, or SIZE_MAX */
+        size_t *mentions;     /* per slot */
 };
 
 static bool written_contains(const struct reg_search_input *in, uint64_t v) {
@@ -329,6 +337,8 @@ static int cache_visit(struct search *s, size_t split, size_t len) {
 static void bit_set(struct search *s, size_t i) {
         s->bits[i / 64] |= UINT64_C(1) << (i % 64);
         s->n_set++;
+        if (s->mention_slot[i] != SIZE_MAX)
+                s->mentions[s->mention_slot[i]]--;
         while (s->p < s->n && (s->bits[s->p / 64] & (UINT64_C(1) << (s->p % 64))))
                 s->p++;
 }
@@ -337,6 +347,8 @@ static void bit_clear(struct search *s, size_t i, size_t p) {
         s->bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
         s->n_set--;
         s->p = p;
+        if (s->mention_slot[i] != SIZE_MAX)
+                s->mentions[s->mention_slot[i]]++;
 }
 
 /* Whether op's outcome depends on the register's value.  An optional op
@@ -428,10 +440,21 @@ static void collect_candidates(struct search *s) {
                         add_observer(s, s->ops[bit]);
         }
         if (s->n_rejects > 0) {
-                /* A mismatch accepts almost any value: every writer. */
-                for (size_t bit = s->n_definite; bit < s->n; bit++)
-                        if (s->ops[bit]->t_call <= limit && !is_linearized(s, bit))
-                                s->candidates[s->n_candidates++] = bit;
+                /* A mismatch accepts almost any value: every writer, but
+                 * of the writers of dead values only the first. */
+                bool dead_seen = false;
+
+                /* The optional list holds those not linearized, by call. */
+                for (e = s->opt_head.next; e != &s->opt_tail && e->t <= limit; e = e->next) {
+                        bool dead = s->write_slot[e->op] != SIZE_MAX && s->mentions[s->write_slot[e->op]] == 0;
+
+                        if (dead && dead_seen)
+                                continue;
+                        dead_seen |= dead;
+                        s->candidates[s->n_candidates++] = e->op;
+                }
+                /* Resuming after an undone candidate needs bit order. */
+                qsort(s->candidates, s->n_candidates, sizeof(size_t), cmp_bits);
                 return;
         }
         for (size_t i = 0; i < s->n_accepts; i++)
@@ -512,6 +535,41 @@ static void link_sorted(struct entry *head, struct entry *tail, struct entry **s
         tail->prev = prev;
 }
 
+/* The slot of value v among the writers' values (the index of its first
+ * writer), or SIZE_MAX. */
+static size_t writer_slot(const struct search *s, struct reg_value v) {
+        size_t lo = 0, hi = s->n_writers;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const struct reg_value *w = &s->writers[mid].value;
+
+                if (w->present < v.present || (w->present == v.present && v.present && w->v < v.v))
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo < s->n_writers && s->writers[lo].value.present == v.present &&
+            (!v.present || s->writers[lo].value.v == v.v))
+                return lo;
+        return SIZE_MAX;
+}
+
+static void index_mentions(struct search *s) {
+        for (size_t bit = 0; bit < s->n; bit++) {
+                const struct reg_op *op = s->ops[bit];
+
+                s->mention_slot[bit] = op->kind == REG_GET ? writer_slot(s, op->value)
+                                       : op->kind == REG_CAS || op->kind == REG_CAS_MISMATCH ? writer_slot(s, op->expected)
+                                                                                              : SIZE_MAX;
+                if (s->mention_slot[bit] != SIZE_MAX)
+                        s->mentions[s->mention_slot[bit]]++;
+                s->write_slot[bit] = op->optional && (op->kind == REG_PUT || op->kind == REG_DEL)
+                                             ? writer_slot(s, op->kind == REG_DEL ? (struct reg_value) {} : op->value)
+                                             : SIZE_MAX;
+        }
+}
+
 static int search_init(struct search *s, const struct reg_search_input *in) {
         _cleanup_free_ struct entry **sorted = NULL;
         size_t d = 0, o, n_opt;
@@ -533,9 +591,13 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
         s->writers = calloc(s->n + 1, sizeof(struct writer));
         s->candidates = calloc(s->n + 1, sizeof(size_t));
         s->candidate_mark = calloc(s->n + 1, sizeof(uint64_t));
+        s->mention_slot = calloc(s->n + 1, sizeof(size_t));
+        s->write_slot = calloc(s->n + 1, sizeof(size_t));
+        s->mentions = calloc(s->n + 1, sizeof(size_t));
         sorted = calloc(2 * s->n + 1, sizeof(struct entry *));
         if (!s->ops || !s->calls || !s->returns || !s->bits || !s->stack || !s->key || !sorted || !s->accepts || !s->rejects ||
-            !s->optional_cas || !s->writers || !s->candidates || !s->candidate_mark)
+            !s->optional_cas || !s->writers || !s->candidates || !s->candidate_mark ||
+            !s->mention_slot || !s->write_slot || !s->mentions)
                 return -ENOMEM;
         o = s->n_definite;
         for (size_t i = 0; i < in->n_ops; i++) {
@@ -565,6 +627,7 @@ static int search_init(struct search *s, const struct reg_search_input *in) {
                 sorted[i] = &s->calls[s->n_definite + i];
         qsort(sorted, n_opt, sizeof(*sorted), cmp_entries);
         qsort(s->writers, s->n_writers, sizeof(struct writer), cmp_writers);
+        index_mentions(s);
         link_sorted(&s->opt_head, &s->opt_tail, sorted, n_opt);
         s->state = in->any_start ? (struct reg_state) { STATE_ANY, 0 } : (struct reg_state) { STATE_ABSENT, 0 };
         return 0;
@@ -586,6 +649,9 @@ static void search_done(struct search *s) {
         free(s->writers);
         free(s->candidates);
         free(s->candidate_mark);
+        free(s->mention_slot);
+        free(s->write_slot);
+        free(s->mentions);
 }
 
 static int search_run(struct search *s, enum reg_search_result *ret, uint64_t *steps) {

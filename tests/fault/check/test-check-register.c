@@ -285,14 +285,17 @@ static void exhausted_budget_is_reported_undecided(void **state) {
         struct text t = {};
         struct check_result res;
 
-        /* 24 puts all concurrent, then a read no subset explains: the
-         * search must try every subset, far beyond the budget. */
+        /* 24 puts all concurrent, then reads of 1, 2 and 1 again: no
+         * order explains them, and the search must try every order of
+         * the puts to know, far beyond the budget. */
         text_printf(&t, HEADER);
         for (unsigned i = 1; i <= 24; i++)
                 text_printf(&t, "%u %u invoke put x %u\n", i, i, i);
         for (unsigned i = 1; i <= 24; i++)
                 text_printf(&t, "%u %u ok put x %u\n", 100 + i, i, i);
-        text_printf(&t, "200 99 invoke get x\n210 99 ok get x 0\n");
+        text_printf(&t, "200 99 invoke get x\n210 99 ok get x 1\n"
+                        "220 99 invoke get x\n230 99 ok get x 2\n"
+                        "240 99 invoke get x\n250 99 ok get x 1\n");
 
         assert_int_equal(check_text_budget(t.p, WORKLOAD_REGISTER, 100000, &res), CHECK_UNDECIDED);
         assert_int_equal(res.n_findings, 1);
