@@ -14,6 +14,11 @@
 #include "fault/check/register-search.h"
 #include "shared/macro.h"
 
+/* Events per window in the first pass over a long history. */
+#define WINDOW_EVENTS 2000
+/* ... and the part of the budget each may use. */
+#define WINDOW_BUDGET_SHARE 20
+
 struct key_history {
         const struct history *h;
         const char *key;
@@ -117,8 +122,12 @@ static void key_history_done(struct key_history *k) {
 }
 
 /* The register operations of the key's events [start, end): an op invoked
- * before start is left out, one completed at or after end is cut short and
- * its outcome is unknown.  Returns how many. */
+ * at or after end is left out, one completed at or after end is cut short
+ * and its outcome is unknown.  Before start, what completed is left out
+ * (the start value, left open, stands for its effect), and a write still
+ * running at start is kept as one of unknown outcome, since it may take
+ * effect inside the window: so a window that cannot be ordered proves the
+ * whole history cannot.  Returns how many. */
 static size_t cut(struct key_history *k, size_t start, size_t end) {
         size_t n = 0;
 
@@ -129,8 +138,16 @@ static size_t cut(struct key_history *k, size_t start, size_t end) {
                 struct reg_op r = { .value = op->value, .expected = op->expected, .t_call = op->t_invoke,
                                     .t_return = op->t_complete };
 
-                if (k->pos_invoke[i] < start || k->pos_invoke[i] >= end)
+                if (k->pos_invoke[i] >= end)
                         continue;
+                if (k->pos_invoke[i] < start) {
+                        /* An unknown write may land anywhere later, even
+                         * if its `unknown` line came before start. */
+                        if (op->kind == OP_GET || result == RESULT_FAIL ||
+                            (k->pos_complete[i] < start && !op_result_is_indefinite(result)))
+                                continue;
+                        result = RESULT_PENDING;
+                }
                 if (result == RESULT_FAIL) {
                         /* Did not take effect; only a CAS mismatch observed something. */
                         if (op->kind != OP_CAS || !op->reason || strcmp(op->reason, "mismatch") != 0)
@@ -174,10 +191,11 @@ static int cmp_size(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* Narrow a known violation down to a short window and report its lines. */
-static int report_violation(struct key_history *k, struct check_result *res) {
+/* Narrow a known violation in events [first, last) down to a short window
+ * and report its lines. */
+static int report_violation(struct key_history *k, size_t first, size_t last, struct check_result *res) {
         enum reg_search_result verdict;
-        size_t lo = 0, hi = k->n_events, end, start, n = 0;
+        size_t lo = first, hi = last, end, start, n = 0;
         size_t *lines;
         int r;
 
@@ -187,7 +205,7 @@ static int report_violation(struct key_history *k, struct check_result *res) {
         while (hi - lo > 1) {
                 size_t mid = lo + (hi - lo) / 2;
 
-                r = search_cut(k, 0, mid, &verdict);
+                r = search_cut(k, first, mid, &verdict);
                 if (r < 0)
                         return r;
                 if (verdict == REG_NOT_LINEARIZABLE)
@@ -199,7 +217,7 @@ static int report_violation(struct key_history *k, struct check_result *res) {
         /* Then the latest start that still violates.  Not strictly
          * monotone, so bisection gives a short window, not always the
          * shortest; every window it keeps was checked to violate. */
-        lo = 0;
+        lo = first;
         hi = end;
         while (hi - lo > 1) {
                 size_t mid = lo + (hi - lo) / 2;
@@ -217,14 +235,12 @@ static int report_violation(struct key_history *k, struct check_result *res) {
         lines = calloc(2 * k->n_ops + 1, sizeof(size_t));
         if (!lines)
                 return -ENOMEM;
-        /* The lines of the ops the window holds: invoked in it. */
-        for (size_t i = 0; i < k->n_ops; i++) {
-                const struct op *op = &k->h->ops[k->ops[i]];
+        /* The lines of the ops the window holds. */
+        for (size_t i = 0, c = cut(k, start, end); i < c; i++) {
+                const struct op *op = &k->h->ops[k->ops[k->scratch_op[i]]];
 
-                if (k->pos_invoke[i] < start || k->pos_invoke[i] >= end)
-                        continue;
                 lines[n++] = op->ev_invoke;
-                if (k->pos_complete[i] < end)
+                if (k->pos_complete[k->scratch_op[i]] < end)
                         lines[n++] = op->ev_complete;
         }
         qsort(lines, n, sizeof(size_t), cmp_size);
@@ -269,6 +285,32 @@ static int check_impossible_reads(struct key_history *k, struct check_result *re
         return 0;
 }
 
+/* A violation in a long history costs a search of every order up to it,
+ * which may not fit the budget; a window around it costs little.  So
+ * when the whole is undecided, overlapping windows are searched, each a
+ * sound test (see cut()) with a share of the budget. */
+static int search_windows(struct key_history *k, struct check_result *res, enum reg_search_result *verdict) {
+        uint64_t budget = k->budget;
+        int r = 0;
+
+        *verdict = REG_BUDGET_EXHAUSTED;
+        for (size_t first = 0; first < k->n_events; first += WINDOW_EVENTS / 2) {
+                size_t last = MIN(first + WINDOW_EVENTS, k->n_events);
+
+                k->budget = MAX(budget / WINDOW_BUDGET_SHARE, 1u);
+                r = search_cut(k, first, last, verdict);
+                k->budget = budget;
+                if (r < 0)
+                        return r;
+                if (*verdict == REG_NOT_LINEARIZABLE)
+                        return report_violation(k, first, last, res);
+                if (last == k->n_events)
+                        break;
+        }
+        *verdict = REG_BUDGET_EXHAUSTED;
+        return 0;
+}
+
 static int check_key(struct key_history *k, struct check_result *res) {
         enum reg_search_result verdict;
         bool impossible = false;
@@ -287,11 +329,14 @@ static int check_key(struct key_history *k, struct check_result *res) {
         case REG_LINEARIZABLE:
                 return 0;
         case REG_BUDGET_EXHAUSTED:
+                r = search_windows(k, res, &verdict);
+                if (r < 0 || verdict == REG_NOT_LINEARIZABLE)
+                        return r;
                 return check_result_add(res, CHECK_UNDECIDED, k->key, NULL, 0,
                                         _("key %s: undecided, the search budget of %" PRIu64 " steps ran out"), k->key,
                                         k->budget);
         default:
-                return report_violation(k, res);
+                return report_violation(k, 0, k->n_events, res);
         }
 }
 

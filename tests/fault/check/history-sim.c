@@ -244,10 +244,7 @@ void sim_done(struct sim *s) {
         free(s->writes);
 }
 
-/* A value overwritten before the read began: a write that completed
- * before another completed write was invoked, which completed before the
- * read was invoked.  0 if there is none. */
-static uint64_t stale_value(const struct sim *s, const struct sim_read *rd) {
+uint64_t sim_stale_value(const struct sim *s, const struct sim_read *rd) {
         const struct sim_write *over = NULL;
 
         for (size_t i = 0; i < s->n_writes; i++) {
@@ -269,7 +266,7 @@ uint64_t sim_impossible_value(struct sim *s, const struct sim_read *rd) {
         uint64_t dice = rng_below(&s->rng, 4);
 
         if (dice == 3) {
-                uint64_t v = stale_value(s, rd);
+                uint64_t v = sim_stale_value(s, rd);
 
                 if (v > 0)
                         return v;

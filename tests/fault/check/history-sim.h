@@ -90,4 +90,8 @@ void sim_line(struct sim *s, const char *fmt, ...) __attribute__((format(printf,
  * (stale) written by an op that a completed write overwrote before the
  * read began - the one kind only the search can rule out. */
 uint64_t sim_impossible_value(struct sim *s, const struct sim_read *rd);
+/* A value overwritten before the read began: written by an op that
+ * completed before another completed write was invoked, which completed
+ * before the read was invoked.  0 if there is none. */
+uint64_t sim_stale_value(const struct sim *s, const struct sim_read *rd);
 void sim_done(struct sim *s);

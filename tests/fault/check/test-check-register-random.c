@@ -91,10 +91,55 @@ static void long_single_key_history_is_decided_within_the_default_budget(void **
         sim_done(&s);
 }
 
+/* When the search of the whole runs out of budget, windows are searched
+ * (a violation near the end of a long history may be found there): on a
+ * valid history they must not find one; one with a stale read must never
+ * be called valid (found, or undecided when the windows cannot tell). */
+static void windows_of_a_long_history_find_only_real_violations(void **state) {
+        struct sim s = { .rng = test_seed("FAULT_CHECK_SEED"), .n_keys = 1, .n_clients = 5, .pct_fail = 2,
+                         .pct_unknown = 1 };
+        _cleanup_free_ char *valid = NULL, *stale = NULL;
+        const struct sim_read *rd = NULL;
+        struct check_result res;
+        uint64_t v = 0;
+        char *old;
+
+        assert_int_equal(sim_run(&s, 10000), 0);
+        valid = sim_text(&s);
+        assert_non_null(valid);
+        if (check_text_budget(valid, WORKLOAD_REGISTER, 20000, &res) == CHECK_VIOLATION) {
+                save_failed(valid, 0);
+                fail_msg("%s", res.findings[0].message);
+        }
+        check_result_done(&res);
+
+        for (size_t i = s.n_reads; i > 0 && v == 0; i--) {
+                rd = &s.reads[i - 1];
+                v = sim_stale_value(&s, rd);
+        }
+        assert_true(v > 0);
+        old = s.lines[rd->line];
+        *strrchr(old, ' ') = '\0';
+        sim_line(&s, "%s %" PRIu64, old, v);
+        s.lines[rd->line] = s.lines[--s.n_lines];
+        free(old);
+        stale = sim_text(&s);
+        assert_non_null(stale);
+        if (check_text_budget(stale, WORKLOAD_REGISTER, 20000, &res) == CHECK_VALID) {
+                save_failed(stale, 1);
+                fail_msg("a history with a stale read on line %zu was called valid", rd->line + 1);
+        }
+        printf("# stale read: %s, %" PRIu64 " steps\n", res.verdict == CHECK_VIOLATION ? "found" : "undecided",
+               res.search_steps);
+        check_result_done(&res);
+        sim_done(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(generated_linearizable_histories_pass_and_one_bad_read_fails),
                 cmocka_unit_test(long_single_key_history_is_decided_within_the_default_budget),
+                cmocka_unit_test(windows_of_a_long_history_find_only_real_violations),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
