@@ -30,7 +30,6 @@ static double now_s(void) {
 static int corrupt_one_read(struct sim *s) {
         const struct sim_read *rd = NULL;
         uint64_t v = 0;
-        char *old;
 
         for (size_t i = s->n_reads; i > 0 && v == 0; i--) {
                 rd = &s->reads[i - 1];
@@ -38,14 +37,7 @@ static int corrupt_one_read(struct sim *s) {
         }
         if (v == 0)
                 return -ENOENT;
-        old = s->lines[rd->line];
-        *strrchr(old, ' ') = '\0';
-        sim_line(s, "%s %" PRIu64, old, v);
-        if (s->error < 0)
-                return s->error;
-        s->lines[rd->line] = s->lines[--s->n_lines];
-        free(old);
-        return 0;
+        return sim_set_read(s, rd, v);
 }
 
 int main(int argc, char **argv) {

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fault/check/history-sim.h"
 #include "shared/macro.h"
@@ -234,6 +235,20 @@ char *sim_text(const struct sim *s) {
                 return NULL;
         }
         return text;
+}
+
+int sim_set_read(struct sim *s, const struct sim_read *rd, uint64_t v) {
+        char *old = s->lines[rd->line], *space = strrchr(old, ' ');
+
+        *space = '\0'; /* the value read is the last field */
+        sim_line(s, "%s %" PRIu64, old, v);
+        if (s->error < 0) {
+                *space = ' ';
+                return s->error;
+        }
+        s->lines[rd->line] = s->lines[--s->n_lines];
+        free(old);
+        return 0;
 }
 
 void sim_done(struct sim *s) {

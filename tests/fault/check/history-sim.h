@@ -94,4 +94,6 @@ uint64_t sim_impossible_value(struct sim *s, const struct sim_read *rd);
  * completed before another completed write was invoked, which completed
  * before the read was invoked.  0 if there is none. */
 uint64_t sim_stale_value(const struct sim *s, const struct sim_read *rd);
+/* Make the read report v instead.  0 or -ENOMEM. */
+int sim_set_read(struct sim *s, const struct sim_read *rd, uint64_t v);
 void sim_done(struct sim *s);
