@@ -12,7 +12,14 @@
  * (the one built next to this program); RAFTD_EMBED_NODE overrides it.
  * RAFTD_BENCH_SNAPSHOT_ENTRIES=N sets every node's snapshot interval (0:
  * never) instead of the library's default; RAFTD_BENCH_VERBOSE=1 prints
- * node 1's log lines.
+ * node 1's log lines; RAFTD_BENCH_ROWS=leader-put-256,follower-put-1,...
+ * runs only the rows named (role-op-depth), e.g. under a profiler.
+ *
+ * Besides rates and latencies every row reports the CPU time the three
+ * processes spent in its measured window per completed request (user +
+ * system, from getrusage() and /proc/PID/stat), in total and for node 1
+ * (which includes this load generator), node 2 and node 3: on a shared
+ * machine it varies much less than the rates do.
  *
  * Workloads, each with 1, 16 and 256 requests in flight (closed loop: a
  * completed request is replaced by a new one), a 1 s warm-up and then
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -92,6 +100,11 @@ struct slot {
         uint64_t started_ns;
 };
 
+/* CPU time (user + system) of the three processes, in ns. */
+struct cpu_sample {
+        uint64_t ns[N_NODES + 1];
+};
+
 struct workload {
         struct bench *b;
         enum op op;
@@ -102,6 +115,7 @@ struct workload {
         unsigned n_idle;
         unsigned in_flight;
         uint64_t measure_start, measure_end;
+        struct cpu_sample cpu_start, cpu_end;
         uint64_t *lat;
         size_t n_lat, cap_lat;
         uint64_t errors;
@@ -113,6 +127,7 @@ struct workload {
 
 struct row {
         enum raftd_role role_start, role_end;
+        double cpu_us[N_NODES + 1]; /* per request; [0] is the sum */
         double raw_rate; /* fdatasync/s measured just before the row, 0: not measured */
         enum op op;
         unsigned depth;
@@ -130,6 +145,7 @@ struct bench {
         struct raftd_node *node;
         bool verbose;
         const char *snapshot_entries; /* NULL: the library's default */
+        const char *rows;             /* NULL: all, else "leader-put-256,..." */
         int stop_error; /* a child died or a signal came: stop everything */
 
         /* run_until() */
@@ -449,6 +465,47 @@ static int raw_rate_beside_cluster(struct bench *b, double *ret_rate) {
         return 0;
 }
 
+/* ---- CPU time ---- */
+
+static uint64_t self_cpu_ns(void) {
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                return 0;
+        return ((uint64_t) ru.ru_utime.tv_sec + (uint64_t) ru.ru_stime.tv_sec) * 1000000000ULL +
+               ((uint64_t) ru.ru_utime.tv_usec + (uint64_t) ru.ru_stime.tv_usec) * 1000ULL;
+}
+
+/* utime + stime of a running child: fields 14 and 15 of /proc/PID/stat,
+ * counted after the command name, which may hold spaces. */
+static uint64_t child_cpu_ns(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long long utime, stime;
+        ssize_t k;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        k = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (k <= 0)
+                return 0;
+        buf[k] = 0;
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+                return 0;
+        return (uint64_t) (utime + stime) * (1000000000ULL / (uint64_t) sysconf(_SC_CLK_TCK));
+}
+
+static void cpu_sample(struct bench *b, struct cpu_sample *s) {
+        s->ns[0] = 0;
+        s->ns[1] = self_cpu_ns();
+        for (unsigned id = 2; id <= N_NODES; id++)
+                s->ns[id] = child_cpu_ns(b->ch[id].pid);
+}
+
 /* ---- workloads ---- */
 
 static void key_of(uint64_t n, uint8_t key[KEY_SIZE]) {
@@ -533,6 +590,7 @@ static void on_phase_timer(struct ev_loop *loop, ev_timer *t, int revents) {
         switch (w->phase) {
         case PHASE_WARMUP:
                 w->phase = PHASE_MEASURE;
+                cpu_sample(w->b, &w->cpu_start);
                 w->measure_start = now_ns();
                 ev_timer_set(t, w->measure_seconds, 0.0);
                 ev_timer_start(loop, t);
@@ -540,6 +598,7 @@ static void on_phase_timer(struct ev_loop *loop, ev_timer *t, int revents) {
         case PHASE_MEASURE:
                 w->phase = PHASE_DRAIN;
                 w->measure_end = now_ns();
+                cpu_sample(w->b, &w->cpu_end);
                 /* Bounded: whatever is still in flight after this is an error. */
                 ev_timer_set(t, DRAIN_TIMEOUT_S, 0.0);
                 ev_timer_start(loop, t);
@@ -626,6 +685,10 @@ static int run_workload(struct bench *b, enum op op, unsigned depth, double seco
                 .p999 = percentile_ms(w->lat, w->n_lat, 0.999),
                 .max = percentile_ms(w->lat, w->n_lat, 1.0),
         };
+        for (unsigned id = 1; id <= N_NODES && w->n_lat > 0; id++) {
+                ret->cpu_us[id] = (double) (w->cpu_end.ns[id] - w->cpu_start.ns[id]) / 1e3 / (double) w->n_lat;
+                ret->cpu_us[0] += ret->cpu_us[id];
+        }
         if (w->errors > 0)
                 fprintf(stderr, "%" PRIu64 " requests failed, the last with %s\n", w->errors,
                         strerror(-w->last_error));
@@ -761,17 +824,34 @@ static int print_row(const struct row *r) {
         char role[32];
 
         role_label(r, role, sizeof(role));
-        return printf("%-16s %-4s %9u %9" PRIu64 " %10.0f %8.3f %8.3f %9.3f %8.3f %7" PRIu64 "\n", role,
-                      r->op == OP_PUT ? "put" : "get", r->depth, r->ops, (double) r->ops / r->seconds, r->p50, r->p99,
-                      r->p999, r->max, r->errors);
+        return printf("%-16s %-4s %9u %9" PRIu64 " %10.0f %8.3f %8.3f %9.3f %8.3f %7" PRIu64
+                      " %8.1f %6.1f %6.1f %6.1f\n",
+                      role, r->op == OP_PUT ? "put" : "get", r->depth, r->ops, (double) r->ops / r->seconds, r->p50,
+                      r->p99, r->p999, r->max, r->errors, r->cpu_us[0], r->cpu_us[1], r->cpu_us[2], r->cpu_us[3]);
 }
 
 static void print_header(void) {
-        printf("%-16s %-4s %9s %9s %10s %8s %8s %9s %8s %7s\n", "node 1", "op", "in-flight", "ops", "ops/s", "p50 ms",
-               "p99 ms", "p99.9 ms", "max ms", "errors");
+        printf("%-16s %-4s %9s %9s %10s %8s %8s %9s %8s %7s %8s %6s %6s %6s\n", "node 1", "op", "in-flight", "ops",
+               "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "cpu us/op", "n1", "n2", "n3");
 }
 
 #define MAX_ROWS 12
+
+/* RAFTD_BENCH_ROWS: a comma-separated list of "ROLE-OP-DEPTH". */
+static bool row_selected(const struct bench *b, unsigned pass, enum op op, unsigned depth) {
+        char name[64];
+        const char *p;
+        size_t l;
+
+        if (!b->rows)
+                return true;
+        l = (size_t) snprintf(name, sizeof(name), "%s-%s-%u", pass == 0 ? "leader" : "follower",
+                              op == OP_PUT ? "put" : "get", depth);
+        for (p = b->rows; (p = strstr(p, name)); p += l)
+                if ((p == b->rows || p[-1] == ',') && (p[l] == 0 || p[l] == ','))
+                        return true;
+        return false;
+}
 
 static int run_cluster(struct bench *b, double seconds, struct row *rows, size_t *n_rows) {
         static const unsigned depths[] = { 1, 16, 256 };
@@ -829,8 +909,11 @@ static int run_cluster(struct bench *b, double seconds, struct row *rows, size_t
         for (unsigned pass = 0; pass < 2; pass++)
                 for (unsigned op = OP_PUT; op <= OP_GET; op++)
                         for (unsigned i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
-                                struct row *row = &rows[(*n_rows)++];
+                                struct row *row;
 
+                                if (!row_selected(b, pass, (enum op) op, depths[i]))
+                                        continue;
+                                row = &rows[(*n_rows)++];
                                 /* Again before every row: leadership can move
                                  * under load, and the table says so. */
                                 r = pass == 0 ? make_node1_leader(b) : make_node1_follower(b);
@@ -883,6 +966,7 @@ int main(int argc, char **argv) {
         b->node_path = getenv("RAFTD_EMBED_NODE") ?: EMBED_NODE_PATH;
         b->verbose = getenv("RAFTD_BENCH_VERBOSE") != NULL;
         b->snapshot_entries = getenv("RAFTD_BENCH_SNAPSHOT_ENTRIES");
+        b->rows = getenv("RAFTD_BENCH_ROWS");
         if (b->snapshot_entries && strspn(b->snapshot_entries, "0123456789") != strlen(b->snapshot_entries)) {
                 fprintf(stderr, "RAFTD_BENCH_SNAPSHOT_ENTRIES must be a number\n");
                 return 2;

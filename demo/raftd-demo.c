@@ -186,7 +186,8 @@ int main(void) {
         char cmd[128];
         int rc = 1;
 
-        setlocale(LC_ALL, "");
+        (void) setlocale(LC_ALL, "");
+        (void) bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
         d.loop = ev_default_loop(0);
         strcpy(d.dir, "/tmp/raftd-demo-XXXXXX");
         if (!mkdtemp(d.dir))

@@ -129,6 +129,15 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
         return 0;
 }
 
+void bus_set_limits(struct bus *b, size_t max_key_len, size_t max_value_size) {
+        if (!b)
+                return;
+        if (max_key_len > 0)
+                b->options.max_key_len = max_key_len;
+        if (max_value_size > 0)
+                b->options.max_value_size = max_value_size;
+}
+
 struct bus *bus_free(struct bus *b) {
         if (!b)
                 return NULL;

@@ -62,3 +62,7 @@ struct bus *bus_free(struct bus *b);
 
 /* Replace the authorization lists (on SIGHUP); the arrays are copied. */
 int bus_set_acl(struct bus *b, const struct bus_acl acl[_BUS_ACCESS_MAX]);
+/* The node's new limits (after raftd_node_set_limits() on SIGHUP), so the
+ * bus checks arguments against them and refusals name them; 0 keeps a
+ * limit. */
+void bus_set_limits(struct bus *b, size_t max_key_len, size_t max_value_size);

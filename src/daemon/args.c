@@ -234,7 +234,8 @@ int daemon_config_read(struct daemon_config *c, const struct daemon_args *a, con
         if (r == -ENOENT && !a->config_path) {
                 log_sink(log, LOG_INFO, _("No configuration file %s, using the command line and defaults"), path);
                 r = 0;
-        }
+        } else if (r == -ENOENT)
+                log_sink(log, LOG_ERR, _("Configuration file %s does not exist"), path);
         if (r >= 0)
                 r = daemon_config_apply_args(&n, a, log);
         if (r >= 0)

@@ -58,6 +58,9 @@ int daemon_bus_reload(struct manager *m) {
 
         if (!m->bus)
                 return 0;
+        /* The bus checks arguments before the node does: without its copy
+         * of the limits, a raised limit would still be refused there. */
+        bus_set_limits(m->bus, m->config.max_key_len, m->config.max_value_size);
         config_acl(&m->config, acl);
         return bus_set_acl(m->bus, acl);
 }

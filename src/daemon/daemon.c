@@ -33,9 +33,15 @@ int manager_new(struct ev_loop *loop, const struct daemon_args *args, struct man
 }
 
 static void notify_ready_if_serving(struct manager *m) {
+        struct raftd_status s;
+
         if (m->ready_sent || m->stopping || !raftd_node_ready(m->node))
                 return;
         m->ready_sent = true;
+        /* `systemctl status` right after start shows the state READY=1
+         * was sent in, not the rate-limited one from the election. */
+        raftd_status(m->node, &s);
+        manager_notify_status(m, &s, true);
         (void) sd_notify(false, "READY=1");
         log_sink(&m->log_sink, LOG_INFO, _("Node %" PRIu64 " is ready: a leader is known and its session is up"),
                  m->config.id);

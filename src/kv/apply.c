@@ -142,7 +142,7 @@ static int data_write(struct kv *kv, raft_index index, const struct kv_blob *key
         r = kv_tkey_make(&k, KV_TAG_DATA, key->data, key->len);
         if (r < 0)
                 return r;
-        r = kv_store_put(kv, k.d, parts, 2);
+        r = found ? kv_store_put(kv, k.d, parts, 2) : kv_store_put_new(kv, k.d, parts, 2);
         kv_tkey_done(&k);
         if (r < 0)
                 return r;

@@ -45,6 +45,33 @@ static bool type_needs_session(enum kv_command_type t) {
                t == KV_CMD_LOCK_ACQUIRE || t == KV_CMD_LOCK_RELEASE;
 }
 
+#define OFFSET_FLAGS 2
+#define OFFSET_TIME 3
+#define OFFSET_SESSION 11
+#define HEADER_SIZE_SESSION (OFFSET_SESSION + 3 * 8)
+
+int kv_command_set_time(void *buf, size_t len, uint64_t time_ms) {
+        uint8_t *p = buf;
+
+        if (!p || len < OFFSET_SESSION || p[0] != KV_COMMAND_VERSION)
+                return -EBADMSG;
+        wire_put64(p + OFFSET_TIME, time_ms);
+        return 0;
+}
+
+int kv_command_set_session(void *buf, size_t len, uint64_t session, uint64_t seq, uint64_t lowest_unacked) {
+        uint8_t *p = buf;
+
+        if (session == 0)
+                return -EINVAL;
+        if (!p || len < HEADER_SIZE_SESSION || p[0] != KV_COMMAND_VERSION || !(p[OFFSET_FLAGS] & FLAG_SESSION))
+                return -EBADMSG;
+        wire_put64(p + OFFSET_SESSION, session);
+        wire_put64(p + OFFSET_SESSION + 8, seq);
+        wire_put64(p + OFFSET_SESSION + 16, lowest_unacked);
+        return 0;
+}
+
 /* A bounded writer: the first pass only counts (buf == NULL). */
 struct writer {
         uint8_t *buf;

@@ -69,4 +69,12 @@ int kv_command_encode(const struct kv_command *c, uint8_t **ret, size_t *ret_len
  * reads outside [buf, buf + len). */
 int kv_command_decode(const void *buf, size_t len, struct kv_command *c);
 
+/* Rewrite the leader's time, or the session fields, of an encoded command
+ * in place: the same bytes as decode, change and encode again, without the
+ * copy (they sit at fixed offsets).  -EBADMSG if buf is not a command of
+ * this version or, for the session, not a session-bound one; -EINVAL for
+ * session 0. */
+int kv_command_set_time(void *buf, size_t len, uint64_t time_ms);
+int kv_command_set_session(void *buf, size_t len, uint64_t session, uint64_t seq, uint64_t lowest_unacked);
+
 const char *kv_command_type_to_string(enum kv_command_type t);

@@ -32,8 +32,10 @@ struct kv_session {
         uint64_t ttl_ms;
         uint64_t deadline_ms; /* expires once the apply clock reaches this */
         uint64_t floor;       /* seqs below were acknowledged or forgotten */
-        struct kv_cached_response *cached; /* sorted by seq */
-        size_t n_cached;
+        /* Sorted by seq: the live ones are cached[first .. first + n_cached),
+         * so acknowledging drops from the front without moving the rest. */
+        struct kv_cached_response *cached;
+        size_t first, n_cached, cap;
         bool dirty; /* changed in this batch: stored once, at its commit */
 };
 
@@ -152,6 +154,8 @@ int kv_record_validate(TDB_DATA key, TDB_DATA data);
 /* store.c: the file and its transactions */
 int kv_errno_from_tdb(struct kv *kv);
 int kv_store_put(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts);
+/* The same for a key the caller just found absent (cheaper). */
+int kv_store_put_new(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_parts);
 int kv_store_delete(struct kv *kv, TDB_DATA key);
 int kv_store_meta(struct kv *kv);
 

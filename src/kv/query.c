@@ -139,20 +139,26 @@ int kv_list(struct kv *kv, const void *prefix, size_t prefix_len, const void *af
                 .has_after = after != NULL,
                 .limit = limit,
         };
+        bool locked;
 
         if (!kv || limit == 0 || !ret || !ret_n || (!prefix && prefix_len > 0))
                 return -EINVAL;
         c.e = calloc(limit, sizeof(*c.e));
         if (!c.e)
                 return -ENOMEM;
-        /* One lock for the walk instead of one fcntl() per hash chain. */
-        if (tdb_lockall_read(kv->tdb) < 0) {
+        /* One lock for the walk instead of one fcntl() per hash chain.  TDB
+         * refuses it inside a transaction (a batch left open between
+         * applies), where the walk sees the transaction's own view and
+         * nobody else writes. */
+        locked = !kv->in_batch;
+        if (locked && tdb_lockall_read(kv->tdb) < 0) {
                 free(c.e);
                 return kv_errno_from_tdb(kv);
         }
         if (tdb_traverse_read(kv->tdb, list_one, &c) < 0 && c.error == 0)
                 c.error = kv_errno_from_tdb(kv);
-        (void) tdb_unlockall_read(kv->tdb);
+        if (locked)
+                (void) tdb_unlockall_read(kv->tdb);
         if (c.error < 0) {
                 kv_entries_free(c.e, c.n);
                 return c.error;

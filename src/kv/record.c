@@ -183,7 +183,7 @@ int kv_session_encode(const struct kv_session *s, struct kv_buf *b) {
         kv_buf_u64(b, s->deadline_ms);
         kv_buf_u64(b, s->floor);
         kv_buf_u32(b, (uint32_t) s->n_cached);
-        for (size_t i = 0; i < s->n_cached; i++) {
+        for (size_t i = s->first; i < s->first + s->n_cached; i++) {
                 kv_buf_u64(b, s->cached[i].seq);
                 result_encode(&s->cached[i].result, b);
         }
@@ -232,7 +232,7 @@ int kv_session_decode(const uint8_t *p, size_t len, struct kv_session **ret) {
                 if (i > 0 && s->cached[i].seq <= s->cached[i - 1].seq)
                         r.bad = true;
         }
-        s->n_cached = n;
+        s->n_cached = s->cap = n;
         if (r.bad || r.left != 0) {
                 kv_session_free(s);
                 return -EBADMSG;

@@ -134,16 +134,17 @@ int kv_session_remove(struct kv *kv, raft_index index, uint64_t id, bool expired
 }
 
 const struct kv_result *kv_session_cached(const struct kv_session *s, uint64_t seq) {
+        const struct kv_cached_response *a = s->cached + s->first;
         size_t lo = 0, hi = s->n_cached;
 
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (s->cached[mid].seq < seq)
+                if (a[mid].seq < seq)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        return lo < s->n_cached && s->cached[lo].seq == seq ? &s->cached[lo].result : NULL;
+        return lo < s->n_cached && a[lo].seq == seq ? &a[lo].result : NULL;
 }
 
 /* Forgets responses the client has seen. */
@@ -153,24 +154,35 @@ void kv_session_acknowledge(struct kv *kv, struct kv_session *s, uint64_t lowest
         if (lowest_unacked <= s->floor)
                 return;
         s->floor = lowest_unacked;
-        if (s->n_cached == 0)
-                return;
-        while (drop < s->n_cached && s->cached[drop].seq < s->floor)
+        while (drop < s->n_cached && s->cached[s->first + drop].seq < s->floor)
                 drop++;
-        memmove(s->cached, s->cached + drop, (s->n_cached - drop) * sizeof(*s->cached));
+        s->first = drop == s->n_cached ? 0 : s->first + drop;
         s->n_cached -= drop;
 }
 
 int kv_session_remember(struct kv *kv, struct kv_session *s, uint64_t seq, const struct kv_result *res) {
         struct kv_cached_response *a;
-        size_t pos = 0;
+        size_t pos;
 
-        while (pos < s->n_cached && s->cached[pos].seq < seq)
-                pos++;
-        a = reallocarray(s->cached, s->n_cached + 1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        s->cached = a;
+        if (s->first + s->n_cached == s->cap) {
+                if (s->first > 0 && s->first >= s->n_cached) {
+                        /* Mostly dropped from the front: move the rest back. */
+                        memmove(s->cached, s->cached + s->first, s->n_cached * sizeof(*s->cached));
+                        s->first = 0;
+                } else {
+                        size_t cap = MAX(2 * s->cap, (size_t) 16);
+
+                        a = reallocarray(s->cached, cap, sizeof(*a));
+                        if (!a)
+                                return -ENOMEM;
+                        s->cached = a;
+                        s->cap = cap;
+                }
+        }
+        /* Requests mostly apply in seq order: search from the newest. */
+        a = s->cached + s->first;
+        for (pos = s->n_cached; pos > 0 && a[pos - 1].seq > seq; pos--)
+                ;
         memmove(a + pos + 1, a + pos, (s->n_cached - pos) * sizeof(*a));
         a[pos] = (struct kv_cached_response) { .seq = seq, .result = *res };
         a[pos].result.replayed = false;
@@ -179,6 +191,6 @@ int kv_session_remember(struct kv *kv, struct kv_session *s, uint64_t seq, const
         /* A client that never acknowledges must not grow the record without
          * bound: forget the oldest, whose retry then gets "forgotten". */
         if (s->n_cached > kv->opts.max_cached_responses)
-                kv_session_acknowledge(kv, s, s->cached[s->n_cached - kv->opts.max_cached_responses].seq);
+                kv_session_acknowledge(kv, s, a[s->n_cached - kv->opts.max_cached_responses].seq);
         return kv_session_save(kv, s);
 }

@@ -289,6 +289,8 @@ int raftd_backup(struct raftd_node *n, int fd, raftd_index_cb cb, void *userdata
         if (!n->started || n->failed)
                 return -ENOTCONN;
         index = kv_applied_index(n->kv);
-        k = kv_snapshot_write(n->kv, fd);
+        k = node_kv_checkpoint(n);
+        if (k >= 0)
+                k = kv_snapshot_write(n->kv, fd);
         return complete_later(n, cb, userdata, k, k < 0 ? 0 : index);
 }

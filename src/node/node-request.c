@@ -23,8 +23,21 @@
 #define RETRY_MS 50
 #define FORWARD_RESPONSE_SIZE (1 + 4 + 8 + 8)
 
+/* Where a write stands in its session's lists. */
+enum session_list {
+        SESSION_LIST_NONE,
+        SESSION_LIST_BOUND,   /* has a seq: in flight */
+        SESSION_LIST_BLOCKED, /* waits for room in the session's window */
+};
+
 struct node_request {
         struct node_request *prev, *next;
+        struct node_request *index_next;      /* n->request_index bucket */
+        struct node_request *s_prev, *s_next; /* session list */
+        enum session_list s_list;
+        struct node_request *due_prev, *due_next;
+        uint64_t due_round; /* the kick that takes it */
+        bool is_due;
         enum node_request_kind kind;
         uint64_t id;
         struct node_session *session; /* writes and registrations */
@@ -49,13 +62,148 @@ struct node_request {
         void *ctx;
 };
 
-static struct node_request *request_new(struct raftd_node *n, enum node_request_kind kind) {
-        struct node_request *r = calloc(1, sizeof(*r));
+/* ---- lookups: by id, by session and seq, what is due ---- */
 
+static size_t index_bucket(const struct raftd_node *n, uint64_t id) {
+        return (size_t) (id & (n->request_index_size - 1));
+}
+
+static int index_grow(struct raftd_node *n) {
+        size_t size = n->request_index_size ? 2 * n->request_index_size : 64;
+        struct node_request **b = calloc(size, sizeof(*b));
+
+        if (!b)
+                return -ENOMEM;
+        for (size_t i = 0; i < n->request_index_size; i++)
+                while (n->request_index[i]) {
+                        struct node_request *r = n->request_index[i];
+
+                        n->request_index[i] = r->index_next;
+                        r->index_next = b[r->id & (size - 1)];
+                        b[r->id & (size - 1)] = r;
+                }
+        free(n->request_index);
+        n->request_index = b;
+        n->request_index_size = size;
+        return 0;
+}
+
+static struct node_request *request_by_id(struct raftd_node *n, uint64_t id) {
+        if (n->request_index_size == 0)
+                return NULL;
+        for (struct node_request *r = n->request_index[index_bucket(n, id)]; r; r = r->index_next)
+                if (r->id == id)
+                        return r;
+        return NULL;
+}
+
+static void index_remove(struct raftd_node *n, struct node_request *r) {
+        for (struct node_request **p = &n->request_index[index_bucket(n, r->id)]; *p; p = &(*p)->index_next)
+                if (*p == r) {
+                        *p = r->index_next;
+                        n->n_requests--;
+                        return;
+                }
+}
+
+static void session_unlink(struct node_request *r) {
+        struct node_session *s = r->session;
+        struct node_request **head, **tail;
+
+        if (r->s_list == SESSION_LIST_NONE)
+                return;
+        head = r->s_list == SESSION_LIST_BOUND ? &s->bound : &s->blocked;
+        tail = r->s_list == SESSION_LIST_BOUND ? &s->bound_tail : &s->blocked_tail;
+        if (r->s_prev)
+                r->s_prev->s_next = r->s_next;
+        else
+                *head = r->s_next;
+        if (r->s_next)
+                r->s_next->s_prev = r->s_prev;
+        else
+                *tail = r->s_prev;
+        if (r->s_list == SESSION_LIST_BOUND)
+                s->n_bound--;
+        r->s_prev = r->s_next = NULL;
+        r->s_list = SESSION_LIST_NONE;
+}
+
+static void session_link(struct node_request *r, enum session_list list) {
+        struct node_session *s = r->session;
+        struct node_request **head = list == SESSION_LIST_BOUND ? &s->bound : &s->blocked;
+        struct node_request **tail = list == SESSION_LIST_BOUND ? &s->bound_tail : &s->blocked_tail;
+
+        r->s_prev = *tail;
+        r->s_next = NULL;
+        if (*tail)
+                (*tail)->s_next = r;
+        else
+                *head = r;
+        *tail = r;
+        r->s_list = list;
+        if (list == SESSION_LIST_BOUND)
+                s->n_bound++;
+}
+
+static void due_unlink(struct raftd_node *n, struct node_request *r) {
+        if (!r->is_due)
+                return;
+        if (r->due_prev)
+                r->due_prev->due_next = r->due_next;
+        else
+                n->due = r->due_next;
+        if (r->due_next)
+                r->due_next->due_prev = r->due_prev;
+        else
+                n->due_tail = r->due_prev;
+        r->due_prev = r->due_next = NULL;
+        r->is_due = false;
+}
+
+static void kick(struct raftd_node *n) {
+        /* Completions run from the loop, never inside the caller's call. */
+        if (!ev_is_active(&n->kick))
+                ev_timer_start(n->loop, &n->kick);
+}
+
+/* Submit (again) from the kick, without waiting for the retry timer. */
+static void due_now(struct raftd_node *n, struct node_request *r) {
+        r->next_try = 0;
+        if (!r->is_due) {
+                r->due_round = n->kick_round;
+                r->due_prev = n->due_tail;
+                r->due_next = NULL;
+                if (n->due_tail)
+                        n->due_tail->due_next = r;
+                else
+                        n->due = r;
+                n->due_tail = r;
+                r->is_due = true;
+        }
+        kick(n);
+}
+
+/* A read that got its index; served once this node applied that far. */
+static void mark_read_ready(struct raftd_node *n, struct node_request *r) {
+        if (!r->read_ready)
+                n->n_reads_ready++;
+        r->read_ready = true;
+}
+
+static struct node_request *request_new(struct raftd_node *n, enum node_request_kind kind) {
+        struct node_request *r;
+
+        if (n->n_requests >= n->request_index_size && index_grow(n) < 0)
+                return NULL;
+        r = calloc(1, sizeof(*r));
         if (!r)
                 return NULL;
         r->kind = kind;
         r->id = ++n->next_request_id;
+        r->index_next = n->request_index[index_bucket(n, r->id)];
+        n->request_index[index_bucket(n, r->id)] = r;
+        n->n_requests++;
+        n->n_registering += kind == REQUEST_REGISTER;
         r->deadline = node_now_ms(n) + n->cfg.request_timeout_ms;
         r->prev = n->requests_tail;
         if (n->requests_tail)
@@ -67,6 +215,21 @@ static struct node_request *request_new(struct raftd_node *n, enum node_request_
 }
 
 static void request_free(struct raftd_node *n, struct node_request *r) {
+        struct node_session *s = r->session;
+        bool was_bound = r->s_list == SESSION_LIST_BOUND;
+
+        index_remove(n, r);
+        session_unlink(r);
+        due_unlink(n, r);
+        n->n_registering -= r->kind == REQUEST_REGISTER;
+        n->n_reads_ready -= r->read_ready;
+        /* Room in the window: the oldest write waiting for it goes. */
+        if (was_bound && s->blocked && s->n_bound < NODE_SESSION_WINDOW) {
+                struct node_request *w = s->blocked;
+
+                session_unlink(w);
+                due_now(n, w);
+        }
         if (r->prev)
                 r->prev->next = r->next;
         else
@@ -79,18 +242,19 @@ static void request_free(struct raftd_node *n, struct node_request *r) {
         free(r);
 }
 
-static void kick(struct raftd_node *n) {
-        /* Completions run from the loop, never inside the caller's call. */
-        if (!ev_is_active(&n->kick))
-                ev_timer_start(n->loop, &n->kick);
-}
+static void try_submit(struct raftd_node *n, struct node_request *r);
 
-/* Unlinks first: the completion may submit new requests. */
+/* Unlinks first: the completion may submit new requests.  Completions
+ * often run in the flush, i.e. in the loop's prepare phase, after the
+ * caller's own prepare watchers (which may now have work: issue the next
+ * request, write a D-Bus reply): the kick makes the loop go round once
+ * more instead of sleeping until the next timer or message. */
 static void finish_write(struct raftd_node *n, struct node_request *r, int error, const struct kv_result *res) {
         node_write_done done = r->done;
         void *ctx = r->ctx;
 
         request_free(n, r);
+        kick(n);
         if (done)
                 done(n, ctx, error, res);
 }
@@ -100,6 +264,7 @@ static void finish_read(struct raftd_node *n, struct node_request *r, int error)
         void *ctx = r->ctx;
 
         request_free(n, r);
+        kick(n);
         if (serve)
                 serve(n, ctx, error);
 }
@@ -108,23 +273,29 @@ static void finish_read(struct raftd_node *n, struct node_request *r, int error)
 
 void node_requests_applied(struct raftd_node *n, raft_index index, raft_term term, const struct kv_command *c,
                            const struct kv_result *res) {
-        for (struct node_request *r = n->requests; r; r = r->next) {
-                if (r->kind == REQUEST_WRITE && c->session != 0 && r->session->id == c->session && c->seq == r->seq) {
+        struct node_session *s = c->session != 0 ? node_session_by_id(n, c->session) : NULL;
+
+        /* In seq order, and entries mostly apply in seq order: the first. */
+        for (struct node_request *r = s ? s->bound : NULL; r; r = r->s_next)
+                if (r->seq == c->seq) {
                         if (res->status == KV_STATUS_NO_SUCH_SESSION) {
                                 /* Expired while this node was cut off: nothing of
                                  * it applied.  The session decides what next. */
-                                node_session_lost(n, r->session);
+                                node_session_lost(n, s);
                                 return;
                         }
                         finish_write(n, r, 0, res);
                         return;
                 }
+        if (n->n_registering == 0)
+                return;
+        for (struct node_request *r = n->requests; r; r = r->next) {
                 if (r->kind == REQUEST_REGISTER && index == r->wait_index) {
                         if (term == r->wait_term && c->type == KV_CMD_SESSION_REGISTER && res->status == KV_STATUS_OK) {
-                                struct node_session *s = r->session;
+                                struct node_session *registered = r->session;
 
                                 request_free(n, r);
-                                node_session_registered(n, s, res->id);
+                                node_session_registered(n, registered, res->id);
                         } else
                                 r->next_try = 0; /* lost to another leader: again */
                         return;
@@ -172,6 +343,8 @@ static void settle_if_applied(struct raftd_node *n, struct node_request *r) {
 }
 
 void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
+        if (n->n_reads_ready == 0)
+                return;
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind == REQUEST_READ && r->read_ready && r->read_index <= applied) {
                         kick(n);
@@ -180,10 +353,21 @@ void node_requests_applied_to(struct raftd_node *n, raft_index applied) {
 }
 
 void node_requests_kick(struct raftd_node *n) {
-        raft_index applied = kv_applied_index(n->kv);
-        struct node_request *r = n->requests;
+        uint64_t round = n->kick_round++;
+        raft_index applied;
+        struct node_request *r;
 
-        node_requests_retry(n);
+        /* What became due until now (not what completions queue meanwhile:
+         * that is the next kick's); timeouts and timed retries are the
+         * retry timer's. */
+        while ((r = n->due) && r->due_round <= round) {
+                due_unlink(n, r);
+                if (!r->read_ready)
+                        try_submit(n, r);
+        }
+        if (n->n_reads_ready == 0)
+                return;
+        applied = kv_applied_index(n->kv);
         r = n->requests;
 
         /* Restart from the head after each completion: it may change the list. */
@@ -209,33 +393,31 @@ static void send_forward_response(struct raftd_node *n, raft_id to, uint64_t id,
 }
 
 void node_requests_read_ready(struct raftd_node *n, uint64_t id, raft_index index) {
-        for (struct node_request *r = n->requests; r; r = r->next) {
-                if (r->id != id)
-                        continue;
-                if (r->kind == REQUEST_REMOTE_READ) {
-                        send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, 0, index, 0);
-                        request_free(n, r);
-                } else {
-                        r->read_ready = true;
-                        r->read_index = index;
-                        node_requests_applied_to(n, kv_applied_index(n->kv));
-                }
+        struct node_request *r = request_by_id(n, id);
+
+        if (!r)
                 return;
+        if (r->kind == REQUEST_REMOTE_READ) {
+                send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, 0, index, 0);
+                request_free(n, r);
+        } else {
+                mark_read_ready(n, r);
+                r->read_index = index;
+                node_requests_applied_to(n, kv_applied_index(n->kv));
         }
 }
 
 void node_requests_read_failed(struct raftd_node *n, uint64_t id) {
-        for (struct node_request *r = n->requests; r; r = r->next) {
-                if (r->id != id)
-                        continue;
-                if (r->kind == REQUEST_REMOTE_READ) {
-                        send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, RAFT_ENOTLEADER,
-                                              0, 0);
-                        request_free(n, r);
-                } else
-                        r->next_try = 0;
+        struct node_request *r = request_by_id(n, id);
+
+        if (!r)
                 return;
-        }
+        if (r->kind == REQUEST_REMOTE_READ) {
+                send_forward_response(n, r->origin, r->origin_id, NODE_FORWARD_READ_INDEX, RAFT_ENOTLEADER,
+                                      0, 0);
+                request_free(n, r);
+        } else
+                r->next_try = 0;
 }
 
 /* ---- submission ---- */
@@ -255,17 +437,21 @@ struct node_proposal {
 static int queue_proposal(struct raftd_node *n, const uint8_t *cmd, size_t len, uint64_t request_id, raft_id origin,
                           uint64_t origin_id) {
         _cleanup_free_ uint8_t *stamped = NULL;
-        size_t stamped_len;
+        size_t stamped_len = len;
         struct kv_command c;
         int k;
 
         if (raft_role(n->raft) != RAFT_LEADER)
                 return RAFT_ENOTLEADER;
+        /* A forwarded command is proposed only if it decodes. */
         k = kv_command_decode(cmd, len, &c);
         if (k < 0)
                 return k;
-        c.time_ms = node_now_ms(n);
-        k = kv_command_encode(&c, &stamped, &stamped_len);
+        stamped = malloc(len);
+        if (!stamped)
+                return -ENOMEM;
+        memcpy(stamped, cmd, len);
+        k = kv_command_set_time(stamped, stamped_len, node_now_ms(n));
         if (k < 0)
                 return k;
         if (n->n_proposals == n->cap_proposals) {
@@ -285,13 +471,6 @@ static int queue_proposal(struct raftd_node *n, const uint8_t *cmd, size_t len, 
                 .origin_id = origin_id,
         };
         return 0;
-}
-
-static struct node_request *request_by_id(struct raftd_node *n, uint64_t id) {
-        for (struct node_request *r = n->requests; r; r = r->next)
-                if (r->id == id)
-                        return r;
-        return NULL;
 }
 
 void node_proposals_flush(struct raftd_node *n) {
@@ -364,45 +543,15 @@ static int forward(struct raftd_node *n, raft_id to, struct node_request *r, uin
                                     type == NODE_FORWARD_READ_INDEX ? 1 : 1 + r->cmd_len);
 }
 
-static unsigned session_in_flight(struct raftd_node *n, struct node_session *s) {
-        unsigned k = 0;
-
-        for (struct node_request *r = n->requests; r; r = r->next)
-                k += r->kind == REQUEST_WRITE && r->session == s && r->seq != 0;
-        return k;
-}
-
-static uint64_t lowest_unacked(struct raftd_node *n, struct node_session *s) {
-        uint64_t low = s->next_seq;
-
-        for (struct node_request *r = n->requests; r; r = r->next)
-                if (r->kind == REQUEST_WRITE && r->session == s && r->seq != 0 && r->seq < low)
-                        low = r->seq;
-        return low;
-}
 
 /* Session and seq are fixed at the first submission under a registered
  * session; retries resend the very same command. */
 static int bind_session(struct raftd_node *n, struct node_request *r) {
-        _cleanup_free_ uint8_t *enc = NULL;
-        struct kv_command c;
-        size_t enc_len;
-        int k;
-
         r->seq = r->session->next_seq++;
-        k = kv_command_decode(r->cmd, r->cmd_len, &c);
-        if (k < 0)
-                return k;
-        c.session = r->session->id;
-        c.seq = r->seq;
-        c.lowest_unacked = lowest_unacked(n, r->session);
-        k = kv_command_encode(&c, &enc, &enc_len);
-        if (k < 0)
-                return k;
-        free(r->cmd);
-        r->cmd = TAKE_PTR(enc);
-        r->cmd_len = enc_len;
-        return 0;
+        session_link(r, SESSION_LIST_BOUND);
+        /* Encoded with a placeholder session: the fields are there. */
+        return kv_command_set_session(r->cmd, r->cmd_len, r->session->id, r->seq,
+                                      r->session->bound->seq /* the lowest in flight, r at the latest */);
 }
 
 static int step_change(struct raftd_node *n, uint8_t op, raft_id id, raft_index *index, raft_term *term) {
@@ -440,9 +589,10 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
         uint64_t now = node_now_ms(n);
         int k = -EAGAIN;
 
+        due_unlink(n, r);
         r->next_try = now + RETRY_MS;
         if (r->kind == REQUEST_READ && r->local) {
-                r->read_ready = true;
+                mark_read_ready(n, r);
                 r->read_index = 0;
                 kick(n);
                 return;
@@ -452,8 +602,13 @@ static void try_submit(struct raftd_node *n, struct node_request *r) {
                         return; /* waits for its session */
                 /* The state machine caches responses for a bounded window
                  * of a session's requests; a retry must find its answer. */
-                if (session_in_flight(n, r->session) >= NODE_SESSION_WINDOW)
+                if (r->session->n_bound >= NODE_SESSION_WINDOW) {
+                        /* Goes as soon as one of them completes. */
+                        if (r->s_list == SESSION_LIST_NONE)
+                                session_link(r, SESSION_LIST_BLOCKED);
                         return;
+                }
+                session_unlink(r); /* from the blocked list, if there */
                 k = bind_session(n, r);
                 if (k < 0) {
                         finish_write(n, r, k, NULL);
@@ -541,9 +696,8 @@ void node_requests_role_changed(struct raftd_node *n) {
          * transfer is done once someone else leads. */
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind != REQUEST_REMOTE_READ && !r->read_ready)
-                        r->next_try = 0;
-        if (!ev_is_active(&n->kick))
-                ev_timer_start(n->loop, &n->kick);
+                        due_now(n, r);
+        kick(n);
 }
 
 void node_requests_fail_session(struct raftd_node *n, struct node_session *s, int error) {
@@ -591,8 +745,7 @@ int node_submit_register(struct raftd_node *n, struct node_session *s) {
                 return k;
         }
         r->session = s;
-        r->next_try = 0;
-        kick(n);
+        due_now(n, r);
         return 0;
 }
 
@@ -621,8 +774,7 @@ int node_submit_write(struct raftd_node *n, struct node_session *s, const struct
         r->ctx = ctx;
         /* Submitted from the loop: a completion never runs inside the
          * caller's call, not even a refusal. */
-        r->next_try = 0;
-        kick(n);
+        due_now(n, r);
         return 0;
 }
 
@@ -650,8 +802,7 @@ int node_submit_change(struct raftd_node *n, uint8_t op, raft_id id, node_write_
         r->deadline = node_now_ms(n) + 4 * (uint64_t) n->cfg.request_timeout_ms;
         /* Submitted from the loop: a completion never runs inside the
          * caller's call, not even a refusal. */
-        r->next_try = 0;
-        kick(n);
+        due_now(n, r);
         return 0;
 }
 
@@ -675,8 +826,7 @@ int node_submit_transfer(struct raftd_node *n, raft_id target, node_write_done d
         r->ctx = ctx;
         /* Submitted from the loop: a completion never runs inside the
          * caller's call, not even a refusal. */
-        r->next_try = 0;
-        kick(n);
+        due_now(n, r);
         return 0;
 }
 
@@ -693,8 +843,7 @@ int node_submit_read(struct raftd_node *n, bool local, node_read_serve serve, vo
         r->ctx = ctx;
         /* Submitted from the loop: a completion never runs inside the
          * caller's call, not even a refusal. */
-        r->next_try = 0;
-        kick(n);
+        due_now(n, r);
         return 0;
 }
 
@@ -754,44 +903,42 @@ static void receive_forward_request(struct raftd_node *n, raft_id from, uint64_t
 }
 
 static void receive_forward_response(struct raftd_node *n, uint64_t id, const uint8_t *p, size_t len) {
+        struct node_request *r = request_by_id(n, id);
         int error;
 
         if (len != FORWARD_RESPONSE_SIZE)
                 return;
         error = (int) wire_get32(p + 1);
-        for (struct node_request *r = n->requests; r; r = r->next) {
-                if (r->id != id)
-                        continue;
-                if (error < 0) {
-                        bool final = r->kind == REQUEST_CHANGE && error != RAFT_ENOTLEADER && error != RAFT_EAGAIN &&
-                                     error != RAFT_EBUSY;
-
-                        /* Final refusals end the request; "not the leader" or
-                         * "not yet" are tried again soon. */
-                        if (final)
-                                finish_change(n, r, error, 0);
-                        else
-                                r->next_try = node_now_ms(n) + 2 * RETRY_MS;
-                        return;
-                }
-                if (p[0] == NODE_FORWARD_CHANGE && r->kind == REQUEST_CHANGE) {
-                        r->wait_index = wire_get64(p + 5);
-                        r->wait_term = wire_get64(p + 13);
-                        r->sent = true;
-                        settle_if_applied(n, r);
-                        return;
-                }
-                if (p[0] == NODE_FORWARD_READ_INDEX && r->kind == REQUEST_READ) {
-                        r->read_ready = true;
-                        r->read_index = wire_get64(p + 5);
-                        node_requests_applied_to(n, kv_applied_index(n->kv));
-                } else if (p[0] == NODE_FORWARD_PROPOSE) {
-                        r->wait_index = wire_get64(p + 5);
-                        r->wait_term = wire_get64(p + 13);
-                        if (r->kind == REQUEST_REGISTER)
-                                settle_if_applied(n, r);
-                }
+        if (!r)
                 return;
+        if (error < 0) {
+                bool final = r->kind == REQUEST_CHANGE && error != RAFT_ENOTLEADER && error != RAFT_EAGAIN &&
+                             error != RAFT_EBUSY;
+
+                /* Final refusals end the request; "not the leader" or
+                 * "not yet" are tried again soon. */
+                if (final)
+                        finish_change(n, r, error, 0);
+                else
+                        r->next_try = node_now_ms(n) + 2 * RETRY_MS;
+                return;
+        }
+        if (p[0] == NODE_FORWARD_CHANGE && r->kind == REQUEST_CHANGE) {
+                r->wait_index = wire_get64(p + 5);
+                r->wait_term = wire_get64(p + 13);
+                r->sent = true;
+                settle_if_applied(n, r);
+                return;
+        }
+        if (p[0] == NODE_FORWARD_READ_INDEX && r->kind == REQUEST_READ) {
+                mark_read_ready(n, r);
+                r->read_index = wire_get64(p + 5);
+                node_requests_applied_to(n, kv_applied_index(n->kv));
+        } else if (p[0] == NODE_FORWARD_PROPOSE) {
+                r->wait_index = wire_get64(p + 5);
+                r->wait_term = wire_get64(p + 13);
+                if (r->kind == REQUEST_REGISTER)
+                        settle_if_applied(n, r);
         }
 }
 
@@ -806,8 +953,9 @@ void node_receive_forward(struct raftd_node *n, raft_id from, uint64_t request_i
 void node_requests_rebind_session(struct raftd_node *n, struct node_session *s) {
         for (struct node_request *r = n->requests; r; r = r->next)
                 if (r->kind == REQUEST_WRITE && r->session == s) {
+                        session_unlink(r);
                         r->seq = 0;
                         r->sent = false;
-                        r->next_try = 0;
+                        due_now(n, r);
                 }
 }

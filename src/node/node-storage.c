@@ -8,11 +8,13 @@
  * cannot be trusted). */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,9 +66,14 @@ static int load_snapshot_into_kv(struct raftd_node *n) {
 
 static int open_kv(struct raftd_node *n) {
         _cleanup_free_ char *path = path_join(n->data_dir, "state.tdb");
+        /* The configured limits are checked where a request enters
+         * (raftd_put() and friends), and may change at runtime
+         * (raftd_node_set_limits()).  Applying a committed entry must give
+         * the same result on every node whatever its configuration, so the
+         * state machine only holds entries to the format's bounds. */
         struct kv_options o = {
-                .max_key_len = n->cfg.max_key_len,
-                .max_value_size = n->cfg.max_value_size,
+                .max_key_len = KV_COMMAND_KEY_MAX,
+                .max_value_size = KV_COMMAND_VALUE_MAX,
                 .max_cached_responses = 2 * NODE_SESSION_WINDOW,
                 .on_event = node_on_kv_event,
                 .userdata = n,
@@ -212,6 +219,8 @@ finish:
 }
 
 void node_storage_close(struct raftd_node *n) {
+        if (n->kv)
+                (void) node_kv_checkpoint(n); /* a failure leaves the file marked dirty */
         n->kv = kv_close(n->kv);
         n->slog = storage_log_close(n->slog);
         n->meta = storage_meta_close(n->meta);
@@ -285,6 +294,13 @@ static void snapshot_finished(struct raftd_node *n, int status) {
         }
         if (node_apply_deferred(n) < 0 && r >= 0)
                 r = -EIO;
+        /* What was applied meanwhile waited in the open transaction. */
+        if (node_kv_checkpoint(n) < 0) {
+                n->failed = -EIO;
+                ev_break(n->loop, EVBREAK_ONE);
+                if (r >= 0)
+                        r = -EIO;
+        }
         while (waiters) {
                 struct snapshot_waiter *w = waiters;
 
@@ -326,7 +342,7 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                         void *ctx) {
         struct snapshot_waiter *w = NULL;
         int p[2], r;
-        pid_t pid;
+        pid_t pid, parent;
 
         if (done) {
                 w = calloc(1, sizeof(*w));
@@ -343,11 +359,14 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 n->snap_waiters = w;
                 return 0;
         }
-        r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
+        r = node_kv_checkpoint(n); /* the child writes the file as committed */
+        if (r >= 0)
+                r = raft_snapshot_meta_at(n->raft, kv_applied_index(n->kv), &n->snap_meta);
         if (r < 0 || pipe2(p, O_CLOEXEC) < 0) {
                 free(w);
                 return r < 0 ? r : -errno;
         }
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -357,8 +376,16 @@ int node_snapshot_start(struct raftd_node *n, void (*done)(struct raftd_node *n,
                 return log_sink_errno(&n->log, LOG_ERR, -r, _("Failed to start the snapshot process: %m"));
         }
         if (pid == 0) {
-                /* The child writes from the state machine as it is now;
-                 * the parent applies nothing until the child is gone. */
+                /* The child writes the state machine's file as of the fork
+                 * (the parent commits nothing until the child is gone).  It
+                 * dies with the parent, and it lets go of the data
+                 * directory's flock() (which its copy of the descriptor
+                 * would hold past the parent's death): a restarted node must
+                 * not find its directory busy or a snapshot moving in. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(1);
+                if (n->dir_lock_fd >= 0)
+                        (void) close(n->dir_lock_fd);
                 (void) close(p[0]);
                 _exit(write_snapshot(n, &n->snap_meta) < 0 ? 1 : 0);
         }
@@ -401,21 +428,25 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
         bool installed;
         int r;
 
+        /* A snapshot child that finishes installs its own snapshot and
+         * removes every other one from the directory, partial transfers
+         * included: it must be gone before a chunk goes there. */
+        node_snapshot_wait(n);
         r = storage_snapshots_receive(n->snaps, c, &next, &installed);
         if (r < 0)
                 return log_sink_errno(&n->log, LOG_ERR, r, _("Failed to store a snapshot chunk at offset %" PRIu64 ": %m"),
                                       c->offset);
         if (!c->done)
                 return 0;
-        /* The snapshot replaces everything a running snapshot child writes
-         * and the entries deferred for it. */
-        node_snapshot_wait(n);
+        /* The snapshot replaces the entries applied since. */
         n->deferred_to = 0;
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);
         n->snap = storage_snapshot_close(n->snap);
         r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        if (r >= 0)
+                r = node_kv_checkpoint(n);
         if (r >= 0)
                 r = load_snapshot_into_kv(n);
         if (r >= 0)

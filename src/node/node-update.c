@@ -98,9 +98,47 @@ static int hold(struct raftd_node *n, const struct raft_message *m) {
 
 static void notify_status(struct raftd_node *n);
 
+int node_kv_checkpoint(struct raftd_node *n) {
+        int r;
+
+        if (!n->kv_batch_open)
+                return 0;
+        /* A snapshot child reads the file as of the last commit. */
+        if (n->snap_pid > 0)
+                node_snapshot_wait(n);
+        if (!n->kv_batch_open)
+                return 0; /* committed when the child was reaped */
+        n->kv_batch_open = false;
+        ev_timer_stop(n->loop, &n->kv_commit);
+        r = kv_batch_commit(n->kv);
+        if (r < 0)
+                return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to commit applied entries to the state machine: %m"));
+        return 0;
+}
+
+/* Applied entries share one state machine transaction until enough of them
+ * or enough time passed.  The TDB file is a cache of the log's effect (see
+ * docs/state-machine.md): a killed node finds it at the last commit and
+ * re-applies the log from there, so committing less often costs a longer
+ * replay, never an acknowledged write.  Reads on this node see the open
+ * transaction, i.e. everything applied. */
+static int kv_batch_ensure(struct raftd_node *n) {
+        int r;
+
+        if (n->kv_batch_open)
+                return 0;
+        r = kv_batch_begin(n->kv);
+        if (r < 0)
+                return r;
+        n->kv_batch_open = true;
+        n->kv_batch_entries = 0;
+        ev_timer_set(&n->kv_commit, NODE_KV_COMMIT_S, 0.0);
+        ev_timer_start(n->loop, &n->kv_commit);
+        return 0;
+}
+
 static int apply_committed(struct raftd_node *n, const struct raft_entry *entries, unsigned count) {
         raft_index applied = kv_applied_index(n->kv);
-        bool batch = false;
         int r = 0;
 
         for (unsigned i = 0; i < count && r >= 0; i++) {
@@ -112,12 +150,10 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
                  * machine already holds. */
                 if (e->index <= applied)
                         continue;
-                if (!batch) {
-                        r = kv_batch_begin(n->kv);
-                        if (r < 0)
-                                break;
-                        batch = true;
-                }
+                r = kv_batch_ensure(n);
+                if (r < 0)
+                        break;
+                n->kv_batch_entries++;
                 if (e->type != RAFT_ENTRY_NORMAL) {
                         r = kv_skip(n->kv, e->index);
                         if (r >= 0)
@@ -130,14 +166,15 @@ static int apply_committed(struct raftd_node *n, const struct raft_entry *entrie
                 if (kv_command_decode(e->data.base, e->data.len, &c) == 0)
                         node_requests_applied(n, e->index, e->term, &c, &res);
         }
-        if (batch) {
-                int k = kv_batch_commit(n->kv);
-
-                if (r >= 0)
-                        r = k;
-        }
-        if (r < 0)
+        if (r < 0) {
+                (void) node_kv_checkpoint(n); /* cancels: the handle is broken */
                 return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to apply committed entries: %m"));
+        }
+        if (n->kv_batch_entries >= NODE_KV_COMMIT_ENTRIES && n->snap_pid <= 0) {
+                r = node_kv_checkpoint(n);
+                if (r < 0)
+                        return r;
+        }
         node_requests_applied_to(n, kv_applied_index(n->kv));
         notify_status(n);
         return 0;
@@ -147,8 +184,6 @@ int node_apply_deferred(struct raftd_node *n) {
         raft_index applied = kv_applied_index(n->kv), to = n->deferred_to;
         const struct raft_entry *first;
 
-        if (n->snap_pid > 0)
-                return 0;
         n->deferred_to = 0;
         if (to <= applied)
                 return 0;

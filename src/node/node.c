@@ -57,6 +57,20 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents) {
         node_locks_tick(n);
 }
 
+static void on_kv_commit(struct ev_loop *loop, ev_timer *w, int revents) {
+        struct raftd_node *n = w->data;
+        int r;
+
+        if (n->snap_pid > 0)
+                return; /* committed once the snapshot child is gone */
+        r = node_kv_checkpoint(n);
+        if (r < 0 && !n->failed) {
+                /* The state machine cannot keep up with the log. */
+                n->failed = r;
+                ev_break(n->loop, EVBREAK_ONE);
+        }
+}
+
 int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct raftd_node **ret) {
         _cleanup_(raftd_node_freep) struct raftd_node *n = NULL;
         struct raft_options o;
@@ -115,6 +129,8 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
         n->retry.data = n;
         ev_timer_init(&n->kick, on_kick, 0.0, 0.0);
         n->kick.data = n;
+        ev_timer_init(&n->kv_commit, on_kv_commit, NODE_KV_COMMIT_S, 0.0);
+        n->kv_commit.data = n;
         *ret = TAKE_PTR(n);
         return 0;
 }
@@ -166,8 +182,10 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
                 ev_timer_stop(n->loop, &n->retry);
                 ev_timer_stop(n->loop, &n->kick);
                 ev_prepare_stop(n->loop, &n->flush);
+                ev_timer_stop(n->loop, &n->kv_commit);
         }
         node_proposals_free(n);
+        free(n->request_index);
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);

@@ -54,6 +54,11 @@ struct node_session {
         uint64_t id;        /* 0 until registered */
         uint64_t next_seq;
         uint64_t last_used; /* ms: a request keeps it alive */
+        /* Its writes with a sequence number, in seq order (the first is the
+         * lowest unacknowledged), and those waiting for room in the window. */
+        struct node_request *bound, *bound_tail;
+        unsigned n_bound;
+        struct node_request *blocked, *blocked_tail;
         bool closing;
         struct node_lock *lock; /* NULL: the default session */
 };
@@ -81,6 +86,12 @@ struct raftd_node {
         int failed;   /* storage failed: the node stopped serving */
         uint64_t rng; /* xorshift state for election timeouts */
         ev_timer kick; /* completes requests that became ready */
+        /* The state machine's transaction stays open across loop
+         * iterations and is committed every NODE_KV_COMMIT_ENTRIES applied
+         * entries or NODE_KV_COMMIT_S seconds, whichever comes first. */
+        bool kv_batch_open;
+        unsigned kv_batch_entries;
+        ev_timer kv_commit;
 
         /* Persistence owed before held messages may leave. */
         struct raft_hard_state hs;
@@ -98,6 +109,12 @@ struct raftd_node {
         uint64_t next_request_id;
         struct node_request *requests; /* doubly linked, oldest first */
         struct node_request *requests_tail;
+        struct node_request **request_index; /* by id: chained hash buckets */
+        size_t request_index_size, n_requests;
+        struct node_request *due, *due_tail; /* to (re)submit from the kick */
+        uint64_t kick_round;
+        unsigned n_reads_ready;
+        unsigned n_registering;
         struct node_proposal *proposals; /* this iteration's, proposed in the flush */
         size_t n_proposals, cap_proposals;
         raft_index last_snapshot_index;
@@ -119,9 +136,14 @@ struct raftd_node {
 };
 
 #define RETRY_INTERVAL_S 0.02
+/* A state machine commit has a fixed cost of ~0.1 ms (TDB copies its hash
+ * table and writes a recovery area): amortised over this many entries. A
+ * killed node re-applies at most this much of its log on restart. */
+#define NODE_KV_COMMIT_ENTRIES 8192
+#define NODE_KV_COMMIT_S 0.1
 /* Writes of one session in flight at once; the state machine caches twice
  * as many responses, so a retried request always finds its answer. */
-#define NODE_SESSION_WINDOW 128
+#define NODE_SESSION_WINDOW 256
 
 static inline void raftd_node_freep(struct raftd_node **n) {
         raftd_node_free(*n);
@@ -158,6 +180,9 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
 /* node-update.c */
 int node_step(struct raftd_node *n, struct raft_event *ev);
 int node_apply_deferred(struct raftd_node *n);
+/* Commit the state machine's open transaction, if any: before anything
+ * reads the TDB file as a whole (snapshot, backup) or replaces it. */
+int node_kv_checkpoint(struct raftd_node *n);
 int node_step_proposed(struct raftd_node *n, struct raft_event *ev, raft_index *ret_index, raft_term *ret_term);
 void node_flush(struct raftd_node *n);
 void node_held_free(struct raft_message *m);

@@ -1,9 +1,33 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* CRC32C (Castagnoli), the checksum of every on-disk record.  Chosen over
- * CRC32 for its better error detection on short bursts; table-driven so it
- * needs no CPU feature detection and no extra library.  The table is the
- * reflected polynomial 0x82F63B78, generated once and kept constant. */
+ * CRC32 for its better error detection on short bursts, and because x86-64
+ * computes it in hardware (SSE4.2's crc32 instruction, 8 bytes at a time):
+ * the table-driven loop took ~3 % of a follower's CPU at full write load.
+ * The table (reflected polynomial 0x82F63B78, generated once and kept
+ * constant) serves CPUs without it. */
+#include <string.h>
+
 #include "storage/crc32c.h"
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len) {
+        uint64_t c = ~crc;
+
+        for (; len > 0 && ((uintptr_t) p & 7) != 0; len--)
+                c = _mm_crc32_u8((uint32_t) c, *p++);
+        for (; len >= 8; len -= 8, p += 8) {
+                uint64_t v;
+
+                memcpy(&v, p, sizeof(v));
+                c = _mm_crc32_u64(c, v);
+        }
+        for (; len > 0; len--)
+                c = _mm_crc32_u8((uint32_t) c, *p++);
+        return ~(uint32_t) c;
+}
+#endif
 
 static const uint32_t crc32c_table[256] = {
         0x00000000U, 0xf26b8303U, 0xe13b70f7U, 0x1350f3f4U, 0xc79a971fU, 0x35f1141cU,
@@ -51,11 +75,19 @@ static const uint32_t crc32c_table[256] = {
         0xbe2da0a5U, 0x4c4623a6U, 0x5f16d052U, 0xad7d5351U,
 };
 
-uint32_t crc32c_extend(uint32_t crc, const void *buf, size_t len) {
+uint32_t crc32c_extend_portable(uint32_t crc, const void *buf, size_t len) {
         const uint8_t *p = buf;
 
         crc = ~crc;
         while (len-- > 0)
                 crc = crc32c_table[(crc ^ *p++) & 0xffU] ^ (crc >> 8);
         return ~crc;
+}
+
+uint32_t crc32c_extend(uint32_t crc, const void *buf, size_t len) {
+#if defined(__x86_64__)
+        if (__builtin_cpu_supports("sse4.2"))
+                return crc32c_hw(crc, buf, len);
+#endif
+        return crc32c_extend_portable(crc, buf, len);
 }

@@ -94,10 +94,48 @@ static void test_everyone_may_call_and_raftd_decides(void **state) {
         unlink(policy);
 }
 
+/* What the policy does not allow is refused by dbus-daemon itself, before
+ * raftd sees it: Properties.Set, and interfaces the policy does not list.
+ * dbus-send shows the bus's own message ("Rejected send message"), which
+ * busctl reduces to "Access denied" like raftd's own refusals. */
+#define DBUS_SEND "dbus-send --bus='%s' --print-reply --dest=org.raftd1 /org/raftd1 "
+
+static void test_the_bus_refuses_what_the_policy_does_not_allow(void **state) {
+        char policy[64], out[1024];
+
+        c = (struct bus_cluster) { .host_args = { "--allow-read=*" } };
+        write_policy_for_root(policy, sizeof(policy));
+        c.policy = policy;
+        assert_int_equal(cluster_start(&c, 1), 0);
+
+        assert_int_not_equal(run(out, sizeof(out),
+                                 NOBODY DBUS_SEND "org.freedesktop.DBus.Properties.Set string:org.raftd1.Cluster "
+                                                  "string:Leader variant:uint64:1",
+                                 c.node[1].address),
+                             0);
+        assert_non_null(strstr(out, "Rejected send message"));
+        assert_int_not_equal(run(out, sizeof(out), NOBODY DBUS_SEND "org.raftd1.Internal.Get", c.node[1].address), 0);
+        assert_non_null(strstr(out, "Rejected send message"));
+        /* An allowed call passes the bus: raftd answers it. */
+        assert_int_equal(run(out, sizeof(out), NOBODY DBUS_SEND "org.freedesktop.DBus.Properties.Get "
+                                                               "string:org.raftd1.Cluster string:NodeId",
+                             c.node[1].address),
+                         0);
+        assert_non_null(strstr(out, "uint64 1"));
+        /* Root may send anything to org.raftd1: the bus lets it through
+         * and raftd answers that it has no such interface. */
+        assert_int_not_equal(run(out, sizeof(out), DBUS_SEND "org.raftd1.Internal.Get", c.node[1].address), 0);
+        assert_null(strstr(out, "Rejected send message"));
+        assert_non_null(strstr(out, "UnknownMethod"));
+        assert_int_equal(cluster_stop(&c), 0);
+        unlink(policy);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_root_may_not_own_the_name_under_the_shipped_policy, stop_cluster),
                 cmocka_unit_test_teardown(test_everyone_may_call_and_raftd_decides, stop_cluster),
+                cmocka_unit_test_teardown(test_the_bus_refuses_what_the_policy_does_not_allow, stop_cluster),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,6 +172,35 @@ static void list_pages_in_key_order_with_continuation(void **state) {
         kv_close(kv);
 }
 
+/* The node keeps a batch open across loop iterations: reads between its
+ * applies must see them, before the batch commits. */
+static void reads_inside_an_open_batch_see_its_applies(void **state) {
+        struct kv *kv = open_memory(NULL);
+        struct kv_command c = put("/b/1", "one");
+        struct kv_entry *e;
+        struct kv_value v;
+        size_t n;
+        bool more;
+
+        assert_int_equal(kv_batch_begin(kv), 0);
+        apply_ok(kv, 1, &c);
+        c = put("/b/2", "two");
+        apply_ok(kv, 2, &c);
+        assert_int_equal(kv_get(kv, "/b/2", 4, &v), 0);
+        assert_int_equal(v.mod_revision, 2);
+        kv_value_done(&v);
+        assert_int_equal(kv_list(kv, "/b/", 3, NULL, 0, 10, &e, &n, &more), 0);
+        assert_int_equal(n, 2);
+        assert_false(more);
+        assert_string_equal((char *) e[0].key, "/b/1");
+        kv_entries_free(e, n);
+        assert_int_equal(kv_batch_commit(kv), 0);
+        assert_int_equal(kv_list(kv, "/b/", 3, NULL, 0, 10, &e, &n, &more), 0);
+        assert_int_equal(n, 2);
+        kv_entries_free(e, n);
+        kv_close(kv);
+}
+
 static void list_edges_empty_exact_page_and_refused_limit(void **state) {
         struct kv *kv = open_memory(NULL);
         struct kv_command a = put("/e/a", "1"), b = put("/e/b", "2");
@@ -354,6 +383,7 @@ int main(void) {
                 cmocka_unit_test(cas_race_in_one_batch_lets_exactly_one_win),
                 cmocka_unit_test(list_pages_in_key_order_with_continuation),
                 cmocka_unit_test(list_edges_empty_exact_page_and_refused_limit),
+                cmocka_unit_test(reads_inside_an_open_batch_see_its_applies),
                 cmocka_unit_test(oversized_key_and_value_are_refused_with_nothing_changed),
                 cmocka_unit_test(put_with_unknown_lease_is_refused_with_nothing_changed),
                 cmocka_unit_test(malformed_entry_is_refused_with_nothing_changed),

@@ -86,6 +86,36 @@ static void every_command_round_trips(void **state) {
         }
 }
 
+/* The node stamps the leader's time and binds the session in place: the
+ * bytes must be what encoding the changed command gives. */
+static void time_and_session_set_in_place_equal_a_fresh_encoding(void **state) {
+        for (int t = KV_CMD_PUT; t < _KV_CMD_MAX; t++) {
+                struct kv_command c = sample(t);
+                uint8_t *buf, *want;
+                size_t len, want_len;
+
+                assert_int_equal(kv_command_encode(&c, &buf, &len), 0);
+                c.time_ms = 987654321;
+                assert_int_equal(kv_command_set_time(buf, len, c.time_ms), 0);
+                if (c.session != 0) {
+                        c.session = 6;
+                        c.seq = 40;
+                        c.lowest_unacked = 33;
+                        assert_int_equal(kv_command_set_session(buf, len, 6, 40, 33), 0);
+                        assert_int_equal(kv_command_set_session(buf, len, 0, 40, 33), -EINVAL);
+                } else
+                        assert_int_equal(kv_command_set_session(buf, len, 6, 40, 33), -EBADMSG);
+                assert_int_equal(kv_command_encode(&c, &want, &want_len), 0);
+                assert_int_equal(len, want_len);
+                assert_memory_equal(buf, want, len);
+                assert_int_equal(kv_command_set_time(buf, 10, 1), -EBADMSG);
+                buf[0] = KV_COMMAND_VERSION + 1;
+                assert_int_equal(kv_command_set_time(buf, len, 1), -EBADMSG);
+                free(want);
+                free(buf);
+        }
+}
+
 static void cas_absent_expectation_and_deletion_round_trip(void **state) {
         struct kv_command c = { .type = KV_CMD_COMPARE_AND_SWAP, .key = BLOB("k") }, d;
         uint8_t *buf;
@@ -213,6 +243,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(every_command_round_trips),
                 cmocka_unit_test(cas_absent_expectation_and_deletion_round_trip),
+                cmocka_unit_test(time_and_session_set_in_place_equal_a_fresh_encoding),
                 cmocka_unit_test(encoder_refuses_commands_without_encoding),
                 cmocka_unit_test(decoder_refuses_every_truncation_and_trailing_byte),
                 cmocka_unit_test(decoder_refuses_bad_header_fields),

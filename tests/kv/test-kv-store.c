@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <tdb.h>
 
@@ -204,6 +206,75 @@ static void clean_close_and_reopen_keeps_the_state(void **state) {
         remove_dir(dir, path);
 }
 
+/* The node forks a snapshot child right after a commit and keeps applying
+ * in an open batch (committing nothing) while the child writes the image:
+ * TDB must keep an open transaction's writes, file growth included, out of
+ * the file, so the child's image is the state at the fork. */
+static void child_snapshot_is_the_state_at_fork_while_a_batch_stays_open(void **state) {
+        char *dir = temp_dir(), path[256];
+        struct kv_options o = { .boot_id = "boot-1" };
+        uint8_t at_fork[KV_DIGEST_SIZE];
+        struct kv *kv, *other = open_memory(NULL);
+        char value[1024];
+        int go[2], fd, status;
+        raft_index last;
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "%s/state.tdb", dir);
+        assert_int_equal(kv_open(path, &o, &kv), 0);
+        last = build_rich_state(kv);
+        assert_int_equal(kv_digest(kv, at_fork), 0);
+        fd = memfd_create("kv-snapshot", MFD_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pipe(go), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char c;
+
+                /* Reads only after the parent wrote plenty. */
+                _exit(read(go[0], &c, 1) == 1 && kv_snapshot_write(kv, fd) == 0 ? 0 : 1);
+        }
+        memset(value, 'x', sizeof(value));
+        assert_int_equal(kv_batch_begin(kv), 0);
+        for (int i = 0; i < 3000; i++) {
+                char key[32];
+                struct kv_command c;
+
+                snprintf(key, sizeof(key), "/grow/%04d", i);
+                c = (struct kv_command) { .type = KV_CMD_PUT, .time_ms = 400, .key = BLOB(key),
+                                          .value = { (const uint8_t *) value, sizeof(value) } };
+                apply_ok(kv, last + 1 + (raft_index) i, &c);
+        }
+        assert_int_equal(write(go[1], "g", 1), 1);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(kv_batch_commit(kv), 0);
+
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        assert_int_equal(kv_snapshot_load(other, fd), 0);
+        assert_int_equal(kv_applied_index(other), last);
+        {
+                uint8_t got[KV_DIGEST_SIZE];
+
+                assert_int_equal(kv_digest(other, got), 0);
+                assert_memory_equal(got, at_fork, KV_DIGEST_SIZE);
+        }
+        {
+                struct kv_value v;
+
+                assert_int_equal(kv_get(kv, "/grow/2999", 10, &v), 0);
+                assert_int_equal(v.len, sizeof(value));
+                kv_value_done(&v);
+        }
+        close(fd);
+        close(go[0]);
+        close(go[1]);
+        kv_close(other);
+        kv_close(kv);
+        remove_dir(dir, path);
+}
+
 static void unclean_shutdown_in_the_same_boot_is_checked_and_trusted(void **state) {
         char *dir = temp_dir(), path[256];
         struct captured log = {};
@@ -363,6 +434,7 @@ int main(void) {
                 cmocka_unit_test(snapshot_of_a_future_version_is_refused_with_nothing_changed),
                 cmocka_unit_test(damaged_snapshot_is_refused_with_nothing_changed),
                 cmocka_unit_test(clean_close_and_reopen_keeps_the_state),
+                cmocka_unit_test(child_snapshot_is_the_state_at_fork_while_a_batch_stays_open),
                 cmocka_unit_test(unclean_shutdown_in_the_same_boot_is_checked_and_trusted),
                 cmocka_unit_test(unclean_shutdown_from_another_boot_needs_rebuild),
                 cmocka_unit_test(damaged_tdb_file_is_detected),
