@@ -117,6 +117,19 @@ rss_kib() {
         awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# Prints each process's RSS (to stderr) and the largest (to stdout).
+max_rss() { # LABEL PID...
+        local label=$1 max=0 r n=1
+        shift
+        for p in "$@"; do
+                r=$(rss_kib "$p")
+                echo "$label$n RSS after 100 000 keys: $r KiB" >&2
+                if [ "$r" -gt "$max" ]; then max=$r; fi
+                n=$((n + 1))
+        done
+        echo "$max"
+}
+
 raw_fsync() { # LABEL
         local line
         line=$("$bench_log" "$work" 2 | grep '^raw write+fdatasync')
@@ -209,13 +222,7 @@ for i in 1 2 3; do echo "node $i RSS idle: $(rss_kib "$(raftd_pid $i)") KiB"; do
 record raftd_rss_idle "$(rss_kib "$(raftd_pid "$leader")")"
 out=$("$bench" --address="$bus" -k 64 -c 8 --total=100000 --first-key=0 put | tail -1)
 echo "load: $out"
-max=0
-for i in 1 2 3; do
-        r=$(rss_kib "$(raftd_pid $i)")
-        echo "node $i RSS after 100 000 keys: $r KiB"
-        if [ "$r" -gt "$max" ]; then max=$r; fi
-done
-record raftd_rss_100k "$max"
+record raftd_rss_100k "$(max_rss "node " "$(raftd_pid 1)" "$(raftd_pid 2)" "$(raftd_pid 3)")"
 
 run_raftd() { # NAME OP K CONNS [ARGS]
         local name=$1 op=$2 k=$3 c=$4 out
@@ -330,13 +337,7 @@ out=$("$etcd_bench" --endpoints="$eleader" --clients=64 --conns=8 put --key-size
         --sequential-keys --total=100000 2>&1)
 echo "load: 100 000 keys: $(parse_etcd "$out" | awk '{ print $1 }') puts/s"
 sleep 1
-max=0
-for i in 0 1 2; do
-        r=$(rss_kib "${etcd_pids[$i]}")
-        echo "member m$((i + 1)) RSS after 100 000 keys: $r KiB"
-        if [ "$r" -gt "$max" ]; then max=$r; fi
-done
-record etcd_rss_100k "$max"
+record etcd_rss_100k "$(max_rss "member m" "${etcd_pids[@]}")"
 
 etcdctl --endpoints="$eleader" put getkey "$(head -c 64 /dev/zero | tr '\0' v)" >/dev/null
 run_etcd put_1 400 1 1 put --key-size=8 --val-size=64 --sequential-keys

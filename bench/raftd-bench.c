@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-stats.h"
 #include "shared/macro.h"
 
 #define RAFTD_NAME "org.raftd1"
@@ -113,28 +114,6 @@ struct bench {
         uint64_t kill_ns; /* 0: not sent yet */
         uint64_t gap_ns;  /* 0: no successful write after the signal yet */
 };
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static double percentile_ms(const uint64_t *sorted, size_t n, double p) {
-        size_t i;
-
-        if (n == 0)
-                return 0;
-        i = (size_t) (p * (double) (n - 1) + 0.5);
-        return (double) sorted[i] / 1e6;
-}
 
 static int record_latency(struct bench *b, uint64_t ns) {
         if (b->n_lat == b->cap_lat) {
@@ -234,6 +213,24 @@ static int append_value(sd_bus_message *m, const struct bench *b, uint64_t stamp
         return sd_bus_message_append_array(m, 'y', v, b->o.val_size);
 }
 
+/* Put(key, value, lease 0, flags 0), the value stamped so that values differ. */
+static int new_put(const struct bench *b, sd_bus *bus, const char *key, uint64_t stamp, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, RAFTD_NAME, RAFTD_PATH, "org.raftd1.KV", "Put");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = append_value(m, b, stamp);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "tt", UINT64_C(0), UINT64_C(0));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
 static int issue(struct slot *s) {
         struct bench *b = s->b;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -244,13 +241,7 @@ static int issue(struct slot *s) {
         case OP_PUT:
         case OP_FAILOVER:
                 format_key(b, key, sizeof(key), 'p', b->next_key++);
-                r = sd_bus_message_new_method_call(s->bus, &m, RAFTD_NAME, RAFTD_PATH, "org.raftd1.KV", "Put");
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "s", key);
-                if (r >= 0)
-                        r = append_value(m, b, b->next_key);
-                if (r >= 0)
-                        r = sd_bus_message_append(m, "tt", UINT64_C(0), UINT64_C(0));
+                r = new_put(b, s->bus, key, b->next_key, &m);
                 break;
         case OP_GET:
         case OP_GET_LOCAL:
@@ -305,13 +296,7 @@ static int put_sync(struct bench *b, const char *key, uint64_t stamp) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(b->buses[0], &m, RAFTD_NAME, RAFTD_PATH, "org.raftd1.KV", "Put");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", key);
-        if (r >= 0)
-                r = append_value(m, b, stamp);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "tt", UINT64_C(0), UINT64_C(0));
+        r = new_put(b, b->buses[0], key, stamp, &m);
         if (r >= 0)
                 r = sd_bus_call(b->buses[0], m, (uint64_t) (b->o.timeout_s * 1e6), &e, &reply);
         if (r < 0)
