@@ -113,6 +113,19 @@ free_ports() {
         die "no free ports"
 }
 
+# CPU time (user + system, in clock ticks) of the cluster's processes.
+cpu_ticks() { # PID...
+        local t=0 p
+        for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+        echo "$t"
+}
+
+# CPU ms the cluster spent per 1000 operations of a row.
+cpu_per_kop() { # TICKS OPS/S SECONDS
+        awk -v t="$1" -v r="$2" -v s="$3" -v hz="$(getconf CLK_TCK)" \
+                'BEGIN { if (r * s > 0) printf "%.0f", t * 1000 / hz * 1000 / (r * s); else print "-" }'
+}
+
 rss_kib() {
         awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
@@ -224,11 +237,18 @@ out=$("$bench" --address="$bus" -k 64 -c 8 --total=100000 --first-key=0 put | ta
 echo "load: $out"
 record raftd_rss_100k "$(max_rss "node " "$(raftd_pid 1)" "$(raftd_pid 2)" "$(raftd_pid 3)")"
 
+raftd_procs() { local i; for i in 1 2 3; do raftd_pid "$i"; cat "$rdir/bus$i.pid"; done; }
 run_raftd() { # NAME OP K CONNS [ARGS]
-        local name=$1 op=$2 k=$3 c=$4 out
+        local name=$1 op=$2 k=$3 c=$4 out t0 t1
         shift 4
+        # shellcheck disable=SC2046
+        t0=$(cpu_ticks $(raftd_procs))
         out=$("$bench" --address="$bus" -k "$k" -c "$c" -d "$secs" "$@" "$op" | tail -1)
+        # shellcheck disable=SC2046
+        t1=$(cpu_ticks $(raftd_procs))
         echo "$out"
+        # Warm-up included: the ticks cover the whole run of the generator.
+        record "raftd_${name}_cpu" "$(cpu_per_kop $((t1 - t0)) "$(field "$out" ops_per_s)" "$(awk -v s="$secs" 'BEGIN { print s + 1 }')")"
         record "raftd_${name}_ops" "$(field "$out" ops_per_s)"
         record "raftd_${name}_p50" "$(field "$out" p50_ms)"
         record "raftd_${name}_p99" "$(field "$out" p99_ms)"
@@ -317,12 +337,15 @@ parse_etcd() { # OUTPUT -> "ops p50 p99 p999" (ms)
              END { printf "%.1f %.3f %.3f %.3f\n", rps, p50, p99, p999 }' <<<"$1"
 }
 run_etcd() { # NAME FIRST-TOTAL CLIENTS CONNS ARGS...
-        local name=$1 total=$2 k=$3 c=$4 out vals rate
+        local name=$1 total=$2 k=$3 c=$4 out vals rate t0 t1
         shift 4
         out=$("$etcd_bench" --precise --endpoints="$eleader" --clients="$k" --conns="$c" "$@" --total="$total" 2>&1)
         rate=$(parse_etcd "$out" | awk '{ printf "%d", $1 }')
         total=$(( rate * secs > k * 10 ? rate * secs : k * 10 ))
+        t0=$(cpu_ticks "${etcd_pids[@]}")
         out=$("$etcd_bench" --precise --endpoints="$eleader" --clients="$k" --conns="$c" "$@" --total="$total" 2>&1)
+        t1=$(cpu_ticks "${etcd_pids[@]}")
+        record "etcd_${name}_cpu" "$(cpu_per_kop $((t1 - t0)) "$total" 1)"
         vals=$(parse_etcd "$out")
         read -r o p50 p99 p999 <<<"$vals"
         printf 'etcd %-12s clients=%-3s conns=%-2s total=%-6s ops/s=%s p50_ms=%s p99_ms=%s p99.9_ms=%s\n' \
@@ -366,7 +389,7 @@ ratio() { # A B -> A/B
         awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
 }
 echo
-echo "== side by side (ops/s; latencies in ms; raftd/etcd ratio: >1 is better for raftd on ops/s, <1 on latency)"
+echo "== side by side (ops/s; latencies in ms; CPU: ms of the cluster's processes (raftd: 3 daemons + 3 dbus-daemons; etcd: 3 members) per 1000 ops, warm-up included; ratio raftd/etcd: >1 is better for raftd on ops/s, <1 on latency, CPU and RSS)"
 printf '%-28s %12s %12s %9s %12s\n' "workload" "raftd" "etcd" "ratio" "echo ceiling"
 row() { # LABEL KEY [ECHO-KEY]
         local r e c=""
@@ -381,12 +404,14 @@ row "put K=64 ops/s" put_64_ops echo_64_ops
 row "put K=64 p50" put_64_p50 echo_64_p50
 row "put K=64 p99" put_64_p99 echo_64_p99
 row "put K=64 p99.9" put_64_p999
+row "put K=64 CPU ms/1000 ops" put_64_cpu
 row "put K=256 ops/s" put_256_ops
 row "put K=256 p99" put_256_p99
 row "get lin. K=1 ops/s" get_1_ops echo_1_ops
 row "get lin. K=1 p50" get_1_p50 echo_1_p50
 row "get lin. K=64 ops/s" get_64_ops echo_64_ops
 row "get lin. K=64 p99" get_64_p99 echo_64_p99
+row "get lin. K=64 CPU ms/1000" get_64_cpu
 row "get local/serial. K=64 ops/s" getlocal_64_ops echo_64_ops
 row "get local/serial. K=64 p99" getlocal_64_p99
 row "cas/stm K=1 ops/s" cas_1_ops
