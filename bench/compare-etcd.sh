@@ -207,9 +207,13 @@ raftd_leader() {
         done
         die "raftd: no agreed leader within 30 s"
 }
+# In a subshell, so that this shell does not report it when a later trial
+# kills it; the pid file is how the trials and cleanup find it.
 raftd_start_node() {
-        NOTIFY_SOCKET= "$raftd" --config "$rdir/node$1.conf" </dev/null >>"$rdir/node$1.log" 2>&1 &
-        echo $! > "$rdir/raftd$1.pid"
+        (
+                NOTIFY_SOCKET= "$raftd" --config "$rdir/node$1.conf" </dev/null >>"$rdir/node$1.log" 2>&1 &
+                echo $! > "$rdir/raftd$1.pid"
+        )
 }
 # Every node has applied what the leader committed: a restarted node
 # caught up before the next trial.
