@@ -388,6 +388,8 @@ etcd_pids=()
 echo
 raw_fsync after
 
+echo "finished $(date -u "+%H:%M UTC")"
+
 # ---- table ----
 ratio() { # A B -> A/B
         awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
