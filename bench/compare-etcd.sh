@@ -22,8 +22,12 @@
 # 6. the fdatasync rate again, and a side-by-side table with ratios.
 #
 # Environment: BUILD (meson build dir, default build), SECONDS_PER_ROW (5),
-# TRIALS (20), ETCD_TOOLS (where etcd's benchmark is built,
-# /var/tmp/raftd-etcd-tools).  Needs root only for bench/etcd/install-deps.
+# TRIALS (20; 0 skips failover), ETCD_TOOLS (where etcd's benchmark is
+# built, /var/tmp/raftd-etcd-tools), SKIP_ETCD=1 (raftd only: for trying a
+# change of raftd quickly; the ratios need etcd), RAFTD_CONF_EXTRA (lines
+# appended to every node's configuration file before the measurements, e.g.
+# $'[Limits]\nSnapshotEntries=100000'; the run then measures raftd off its
+# defaults, which the output says).  Needs root only for bench/etcd/install-deps.
 # Every process it starts is stopped on exit; WORKDIR is removed unless
 # KEEP=1.
 set -euo pipefail
@@ -152,7 +156,11 @@ raw_fsync() { # LABEL
 
 # ---- machine ----
 echo "== raftd vs etcd, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "command: $0 $*  (SECONDS_PER_ROW=$secs TRIALS=$trials)"
+echo "command: $0 $*  (SECONDS_PER_ROW=$secs TRIALS=$trials${SKIP_ETCD:+ SKIP_ETCD=$SKIP_ETCD})"
+if [ -n "${RAFTD_CONF_EXTRA:-}" ]; then
+        echo "raftd NOT on its defaults: every node's configuration ends with:"
+        sed 's/^/    /' <<<"$RAFTD_CONF_EXTRA"
+fi
 echo "raftd: $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?'); etcd: $(etcd --version | head -1)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
 echo "disk: $(df -hT "$work" | awk 'NR == 2 { print $1, $2 }'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -232,6 +240,15 @@ raftd_caught_up() {
         die "raftd: nodes did not catch up within 60 s"
 }
 
+if [ -n "${RAFTD_CONF_EXTRA:-}" ]; then
+        for i in 1 2 3; do
+                pid=$(raftd_pid "$i")
+                kill "$pid"
+                for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+                printf '\n%s\n' "$RAFTD_CONF_EXTRA" >> "$rdir/node$i.conf"
+        done
+        for i in 1 2 3; do raftd_start_node "$i"; done
+fi
 leader=$(raftd_leader)
 bus=$(raftd_bus "$leader")
 echo "leader: node $leader"
@@ -271,7 +288,9 @@ run_raftd lock_64 lock 64 8
 
 echo
 echo "== raftd failover: $trials x SIGKILL, $trials x SIGTERM of the leader"
+[ "$trials" -gt 0 ] || echo "(skipped: TRIALS=0)"
 for sig in KILL TERM; do
+        [ "$trials" -gt 0 ] || break
         gaps=()
         for t in $(seq 1 "$trials"); do
                 leader=$(raftd_leader)
@@ -296,6 +315,7 @@ raftd_leader >/dev/null
 "$top/demo/local-cluster.sh" stop "$rdir" >/dev/null
 
 # ---- etcd ----
+etcd_side() {
 echo
 eport=$(free_ports 6)
 echo "== etcd: 3 members ($(etcd --version | head -1)), ports $eport-$((eport + 5))"
@@ -384,6 +404,13 @@ run_etcd lock_1 200 1 1 stm --stm-locker=lock-rpc --keys-per-txn=0
 for p in "${etcd_pids[@]}"; do kill "$p"; done
 wait "${etcd_pids[@]}" 2>/dev/null || true
 etcd_pids=()
+}
+if [ "${SKIP_ETCD:-0}" = 1 ]; then
+        echo
+        echo "== etcd: skipped (SKIP_ETCD=1)"
+else
+        etcd_side
+fi
 
 echo
 raw_fsync after
@@ -430,7 +457,9 @@ row "lock+unlock K=64 ops/s" lock_64_ops
 row "RSS idle KiB" rss_idle
 row "RSS 100k keys KiB" rss_100k
 echo
-echo "failover (raftd): SIGKILL median $(get failover_KILL) ms, SIGTERM median $(get failover_TERM) ms ($trials trials each)"
+if [ "$trials" -gt 0 ]; then
+        echo "failover (raftd): SIGKILL median $(get failover_KILL) ms, SIGTERM median $(get failover_TERM) ms ($trials trials each)"
+fi
 echo "raw write+fdatasync/s of the disk: $(get fsync_before) before, $(get fsync_after) after"
 echo "put K=64 vs D-Bus echo ceiling K=64: $(ratio "$(get raftd_put_64_ops)" "$(get echo_64_ops)")"
 
@@ -439,8 +468,8 @@ echo "== targets (issue 7)"
 target() { # LABEL MET?
         printf '%-58s %s\n' "$1" "$2"
 }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && a + 0 >= b + 0) ? "met" : "missed" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && a + 0 <= b + 0) ? "met" : "missed" }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || a == "-") ? "not measured" : (a + 0 >= b + 0) ? "met" : "missed" }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || a == "-") ? "not measured" : (a + 0 <= b + 0) ? "met" : "missed" }'; }
 v=$(ratio "$(get raftd_put_64_ops)" "$(get etcd_put_64_ops)"); target "put K=64 >= 4x etcd's ops/s ($v x)" "$(ge "$v" 4)"
 v=$(ratio "$(get raftd_put_64_p99)" "$(get etcd_put_64_p99)"); target "put K=64 p99 <= 1/4 of etcd's ($v x)" "$(le "$v" 0.25)"
 v=$(ratio "$(get raftd_get_64_ops)" "$(get etcd_get_64_ops)"); target "linearizable get K=64 >= 4x etcd's ($v x)" "$(ge "$v" 4)"
