@@ -35,7 +35,8 @@
  * The last line of output is machine-readable:
  *   RESULT op=put in_flight=64 conns=8 ops=N seconds=S ops_per_s=R
  *          p50_ms=... p99_ms=... p999_ms=... max_ms=... errors=E
- * (failover: RESULT op=failover signal=KILL gap_ms=G errors=E).
+ * (failover: RESULT op=failover signal=KILL gap_ms=G errors=E signal_at=T, T
+ * the wall-clock time the signal was sent, in seconds since the epoch).
  *
  * Not a test: nothing is asserted and meson test does not run it. */
 #include <errno.h>
@@ -112,6 +113,7 @@ struct bench {
         /* failover */
         uint64_t kill_ns; /* 0: not sent yet */
         uint64_t gap_ns;  /* 0: no successful write after the signal yet */
+        struct timespec kill_wall; /* to line up with other tools' timestamps */
 };
 
 static int record_latency(struct bench *b, uint64_t ns) {
@@ -346,6 +348,7 @@ static int on_kill_time(sd_event_source *es, uint64_t usec, void *userdata) {
                 return 0;
         }
         b->kill_ns = now_ns();
+        (void) clock_gettime(CLOCK_REALTIME, &b->kill_wall);
         if (kill(b->o.kill_pid, b->o.kill_signal) < 0) {
                 fprintf(stderr, "raftd-bench: kill %d: %m\n", (int) b->o.kill_pid);
                 finish(b, -errno);
@@ -425,8 +428,9 @@ static void print_result(struct bench *b) {
         double secs;
 
         if (b->o.op == OP_FAILOVER) {
-                printf("RESULT op=failover signal=%s gap_ms=%.3f errors=%" PRIu64 "\n",
-                       sigabbrev_np(b->o.kill_signal), b->gap_ns ? (double) b->gap_ns / 1e6 : -1.0, b->errors);
+                printf("RESULT op=failover signal=%s gap_ms=%.3f errors=%" PRIu64 " signal_at=%lld.%06ld\n",
+                       sigabbrev_np(b->o.kill_signal), b->gap_ns ? (double) b->gap_ns / 1e6 : -1.0, b->errors,
+                       (long long) b->kill_wall.tv_sec, b->kill_wall.tv_nsec / 1000);
                 return;
         }
         if (b->o.total) {
