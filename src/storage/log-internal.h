@@ -56,6 +56,8 @@ struct storage_log {
         void (*sync_notify)(void *userdata);
         void *sync_userdata;
         bool sync_busy;
+        int sync_fd;           /* the segment it syncs */
+        bool sync_fd_orphaned; /* no longer active_fd: close once collected */
         raft_index sync_first; /* its batch's lowest index */
         raft_index sync_index; /* the last entry it covers */
         /* Lowest index truncated or reset since it started (UINT64_MAX:

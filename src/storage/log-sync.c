@@ -39,7 +39,6 @@ static void *syncer_main(void *arg) {
 
                 if (fdatasync(fd) < 0)
                         error = -errno;
-                (void) close(fd);
 
                 pthread_mutex_lock(&s->lock);
                 s->fd = -1;
@@ -106,8 +105,6 @@ int log_syncer_submit(struct log_syncer *s, int fd) {
                 pthread_cond_signal(&s->wake);
         }
         pthread_mutex_unlock(&s->lock);
-        if (r < 0)
-                (void) close(fd);
         return r;
 }
 

@@ -5,11 +5,11 @@
  * thread and reports its end through a callback, so an event loop keeps
  * receiving and appending while the disk flushes.
  *
- * The job owns a duplicate of the segment's descriptor, closed by the
- * thread after the sync: the log may close, truncate or unlink the segment
- * meanwhile without the thread syncing a reused descriptor.  The thread
- * touches nothing but this object, so a fork()ed child (which has no such
- * thread) never needs its lock. */
+ * The caller keeps the descriptor open until it collected the result (the
+ * log defers closing a segment whose sync runs), so the thread never syncs
+ * a number that was reused for another file.  The thread touches nothing
+ * but this object and the descriptor, so a fork()ed child (which has no
+ * such thread) never needs its lock. */
 
 #include <stdbool.h>
 
@@ -22,8 +22,8 @@ int log_syncer_new(void (*notify)(void *userdata), void *userdata, struct log_sy
 /* Waits for the job in flight (its result is dropped) and joins the thread. */
 struct log_syncer *log_syncer_free(struct log_syncer *s);
 
-/* Takes fd over (closed after the sync, also on failure).  -EBUSY if a job
- * is in flight or its result was not collected. */
+/* Starts fdatasync(fd); fd must stay open until collected.  -EBUSY if a
+ * job is in flight or its result was not collected. */
 int log_syncer_submit(struct log_syncer *s, int fd);
 /* The finished job's result (0 or -errno from fdatasync) in *ret_error;
  * returns 1 once collected, 0 if it is still running and !wait, -ENOENT if

@@ -163,6 +163,18 @@ static int log_open_new_active(struct storage_log *l) {
         return 0;
 }
 
+/* The sync thread works on the segment's own descriptor: while its sync
+ * runs, the descriptor stays open (its number cannot be reused for another
+ * file) and is closed when the sync is collected. */
+static void log_close_active(struct storage_log *l) {
+        int fd = TAKE_FD(l->active_fd);
+
+        if (l->sync_busy && fd == l->sync_fd)
+                l->sync_fd_orphaned = true;
+        else
+                (void) close(fd);
+}
+
 static int log_flush_buffer(struct storage_log *l) {
         int r;
 
@@ -193,7 +205,7 @@ static int log_rollover(struct storage_log *l) {
         r = log_datasync_active(l);
         if (r < 0)
                 return r;
-        (void) close(TAKE_FD(l->active_fd));
+        log_close_active(l);
         return log_open_new_active(l);
 }
 
@@ -290,7 +302,7 @@ static int log_drop_segments_after(struct storage_log *l, size_t keep) {
                 struct segment *s = &l->segs[l->n_segs - 1];
 
                 if (l->active_fd >= 0) {
-                        (void) close(TAKE_FD(l->active_fd));
+                        log_close_active(l);
                         l->buf_len = 0;
                 }
                 r = log_unlink_segment(l, s);
@@ -456,7 +468,7 @@ bool storage_log_sync_busy(const struct storage_log *l) {
 }
 
 int storage_log_sync_start(struct storage_log *l) {
-        int fd, r;
+        int r;
 
         if (l->failed < 0)
                 return -EIO;
@@ -473,18 +485,12 @@ int storage_log_sync_start(struct storage_log *l) {
                 l->failed = r;
                 return r;
         }
-        /* The thread syncs a descriptor of its own: a rollover, truncation
-         * or reset may close active_fd while it runs. */
-        fd = fcntl(l->active_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0) {
-                l->failed = -errno;
-                return log_sink_errno(l->log, LOG_ERR, -l->failed,
-                                      _("%s: cannot duplicate the log segment's descriptor: %m"), l->dir);
-        }
-        r = log_syncer_submit(l->syncer, fd);
+        r = log_syncer_submit(l->syncer, l->active_fd);
         if (r < 0)
                 return r;
         l->sync_busy = true;
+        l->sync_fd = l->active_fd;
+        l->sync_fd_orphaned = false;
         /* Everything appended so far: earlier segments were synced at
          * rollover, the active one up to here is what the thread syncs. */
         l->sync_first = l->batch_first;
@@ -508,6 +514,9 @@ int storage_log_sync_collect(struct storage_log *l, bool wait, raft_index *ret_i
                 return r;
         l->sync_busy = false;
         l->sync_first = 0;
+        if (l->sync_fd_orphaned)
+                (void) close(l->sync_fd); /* rolled over, truncated away or reset meanwhile */
+        l->sync_fd_orphaned = false;
         if (error < 0) {
                 l->failed = error;
                 return log_sink_errno(l->log, LOG_ERR, error, _("%s: cannot sync log segment: %m"), l->dir);
@@ -594,6 +603,8 @@ struct storage_log *storage_log_close(struct storage_log *l) {
         /* Joins the thread after its job; a result not collected is lost
          * like anything else not synced at close. */
         l->syncer = log_syncer_free(l->syncer);
+        if (l->sync_fd_orphaned)
+                (void) close(l->sync_fd);
         for (size_t i = 0; i < l->n_segs; i++)
                 free(l->segs[i].records);
         free(l->segs);
