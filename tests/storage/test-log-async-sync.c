@@ -84,6 +84,16 @@ static int await_sync(struct fixture *f, struct storage_log *l, raft_index *inde
         return storage_log_sync_collect(l, false, index, term);
 }
 
+/* The sync in flight ends well and reports (index, term). */
+static void assert_sync_reports(struct fixture *f, struct storage_log *l, raft_index want_index, raft_term want_term) {
+        raft_index index;
+        raft_term term;
+
+        assert_int_equal(await_sync(f, l, &index, &term), 1);
+        assert_int_equal(index, want_index);
+        assert_int_equal(term, want_term);
+}
+
 static struct storage_log *open_log(struct fixture *f, struct raft_entry **e, size_t *n) {
         struct storage_log *l;
 
@@ -97,6 +107,21 @@ static void assert_entries(const struct raft_entry *e, size_t n, raft_index firs
                 assert_int_equal(e[i].index, first + i);
                 assert_true(test_entry_matches(&e[i], e[i].index < term_change ? before : after, SALT, MAXLEN));
         }
+}
+
+/* Reopened, the log holds entries 1..count, of term 'before' below index
+ * term_change and 'after' from there on. */
+static void assert_log_holds(struct fixture *f, size_t count, raft_index term_change, raft_term before,
+                             raft_term after) {
+        struct storage_log *l;
+        struct raft_entry *e;
+        size_t n;
+
+        l = open_log(f, &e, &n);
+        assert_int_equal(n, count);
+        assert_entries(e, n, 1, term_change, before, after);
+        storage_entries_free(e, n);
+        storage_log_close(l);
 }
 
 static void async_sync_reports_its_batch_while_appends_go_on(void **state) {
@@ -116,22 +141,14 @@ static void async_sync_reports_its_batch_while_appends_go_on(void **state) {
         assert_int_equal(storage_log_sync_start(l), -EBUSY);
         /* The loop goes on appending; this batch is not the sync's. */
         append(l, 6, 5, 1);
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 5);
-        assert_int_equal(term, 1);
+        assert_sync_reports(f, l, 5, 1);
         assert_false(storage_log_sync_busy(l));
         assert_int_equal(storage_log_sync_collect(l, false, &index, &term), -ENOENT);
         /* The next sync covers what was appended meanwhile. */
         assert_int_equal(storage_log_sync_start(l), 1);
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 10);
+        assert_sync_reports(f, l, 10, 1);
         storage_log_close(l);
-
-        l = open_log(f, &e, &n);
-        assert_int_equal(n, 10);
-        assert_entries(e, n, 1, UINT64_MAX, 1, 1);
-        storage_entries_free(e, n);
-        storage_log_close(l);
+        assert_log_holds(f, 10, UINT64_MAX, 1, 1);
 }
 
 /* The entries a sync covered were replaced meanwhile: it reports only the
@@ -140,8 +157,6 @@ static void async_sync_overtaken_by_truncation_reports_only_the_kept_prefix(void
         struct fixture *f = *state;
         struct storage_log *l;
         struct raft_entry *e;
-        raft_index index;
-        raft_term term;
         size_t n;
 
         l = open_log(f, &e, &n);
@@ -149,20 +164,11 @@ static void async_sync_overtaken_by_truncation_reports_only_the_kept_prefix(void
         append(l, 1, 10, 1);
         assert_int_equal(storage_log_sync_start(l), 1);
         append(l, 6, 7, 2); /* replaces 6..10 */
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 5);
-        assert_int_equal(term, 1);
+        assert_sync_reports(f, l, 5, 1);
         assert_int_equal(storage_log_sync_start(l), 1);
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 12);
-        assert_int_equal(term, 2);
+        assert_sync_reports(f, l, 12, 2);
         storage_log_close(l);
-
-        l = open_log(f, &e, &n);
-        assert_int_equal(n, 12);
-        assert_entries(e, n, 1, 6, 1, 2);
-        storage_entries_free(e, n);
-        storage_log_close(l);
+        assert_log_holds(f, 12, 6, 1, 2);
 }
 
 /* The sync's segment is rolled over, then dropped by a truncation, while
@@ -172,36 +178,30 @@ static void async_sync_survives_rollover_and_segment_drop(void **state) {
         struct fixture *f = *state;
         struct storage_log *l;
         struct raft_entry *e;
-        raft_index index, cut;
-        raft_term term;
-        size_t n, segs;
+        raft_index next;
+        size_t n;
 
         l = open_log(f, &e, &n);
         free(e);
-        append(l, 1, 20, 1);
+        /* 10 entries of at most 240 bytes: all in the first segment. */
+        append(l, 1, 10, 1);
         assert_int_equal(storage_log_sync(l), 0);
-        segs = storage_log_n_segments(l);
-        /* Appends until the sync's segment is no longer the active one. */
-        cut = storage_log_last_index(l) + 1;
-        append(l, cut, 5, 1);
+        assert_int_equal(storage_log_n_segments(l), 1);
+        /* The sync runs on the second segment... */
+        for (next = 11; storage_log_n_segments(l) < 2; next += 5)
+                append(l, next, 5, 1);
         assert_int_equal(storage_log_sync_start(l), 1);
-        for (index = cut + 5; storage_log_n_segments(l) < segs + 2; index += 5)
-                append(l, index, 5, 1);
-        /* Cut into the first segment: drops the sync's segment too. */
-        append(l, 10, 3, 2);
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 9);
-        assert_int_equal(term, 1);
+        /* ...which is rolled over while it runs... */
+        for (; storage_log_n_segments(l) < 4; next += 5)
+                append(l, next, 5, 1);
+        /* ...and then unlinked by a cut into the first one. */
+        append(l, 6, 3, 2);
+        assert_int_equal(storage_log_n_segments(l), 1);
+        assert_sync_reports(f, l, 5, 1);
         assert_int_equal(storage_log_sync_start(l), 1);
-        assert_int_equal(await_sync(f, l, &index, &term), 1);
-        assert_int_equal(index, 12);
+        assert_sync_reports(f, l, 8, 2);
         storage_log_close(l);
-
-        l = open_log(f, &e, &n);
-        assert_int_equal(n, 12);
-        assert_entries(e, n, 1, 10, 1, 2);
-        storage_entries_free(e, n);
-        storage_log_close(l);
+        assert_log_holds(f, 8, 6, 1, 2);
 }
 
 /* Rolled over while its sync runs, nothing truncated: every entry,
