@@ -167,7 +167,7 @@ int node_storage_open(struct raftd_node *n) {
         _cleanup_free_ char *meta_dir = path_join(n->data_dir, "meta");
         _cleanup_free_ char *log_dir = path_join(n->data_dir, "log");
         _cleanup_free_ char *snap_dir = path_join(n->data_dir, "snapshots");
-        struct storage_log_options lo = { .log = &n->log };
+        struct storage_log_options lo = { .log = &n->log, .sync_notify = node_sync_notify, .sync_userdata = n };
         struct storage_meta_state st;
         struct raft_entry *entries = NULL;
         size_t n_entries = 0;

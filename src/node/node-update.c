@@ -5,9 +5,13 @@
  * Within one loop iteration every update's entries are appended to the
  * log's buffer and its messages either sent at once (the leader's appends,
  * so followers write in parallel with the leader's disk) or held when they
- * promise durability.  The ev_prepare watcher then writes the hard state,
- * issues one fdatasync for everything, releases the held messages, tells
- * the core what is durable, and flushes the transport. */
+ * promise durability.  The ev_prepare watcher then writes the hard state
+ * (synchronously) and starts one fdatasync for everything appended on the
+ * log's sync thread; the loop goes on receiving and appending meanwhile.
+ * When the sync returns (ev_async), the messages held for it leave and the
+ * core learns what is durable; the next flush starts the next sync, which
+ * covers everything appended in between (at most one is in flight).  See
+ * docs/engine.md for the ordering argument. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -224,7 +228,7 @@ static int handle_update(struct raftd_node *n, struct raft_update *u) {
                         return r;
         }
         for (unsigned i = 0; i < u->n_messages; i++) {
-                if (u->after_persist[i] && (n->hs_dirty || n->log_dirty)) {
+                if (u->after_persist[i] && (n->hs_dirty || n->log_dirty || storage_log_sync_busy(n->slog))) {
                         r = hold(n, &u->messages[i]);
                         if (r < 0)
                                 return r;
@@ -290,58 +294,141 @@ static void deliver_self(struct raftd_node *n) {
                 node_receive_message(n, &self[i]);
 }
 
+static void release_held(struct raftd_node *n, struct raft_message *held, size_t *count) {
+        for (size_t i = 0; i < *count; i++) {
+                send_now(n, &held[i]);
+                node_held_free(&held[i]);
+        }
+        *count = 0;
+}
+
+/* The held messages wait for the sync in flight: nothing was appended
+ * since it started, and the hard state is saved. */
+static int held_join_sync(struct raftd_node *n) {
+        if (n->n_held == 0)
+                return 0;
+        if (n->n_held_sync == 0) {
+                /* Trade the arrays: no copy, both keep their capacity. */
+                struct raft_message *a = n->held_sync;
+                size_t cap = n->cap_held_sync;
+
+                n->held_sync = n->held;
+                n->cap_held_sync = n->cap_held;
+                n->n_held_sync = n->n_held;
+                n->held = a;
+                n->cap_held = cap;
+                n->n_held = 0;
+                return 0;
+        }
+        if (n->n_held_sync + n->n_held > n->cap_held_sync) {
+                size_t cap = MAX(n->cap_held_sync * 2, n->n_held_sync + n->n_held);
+                struct raft_message *a = reallocarray(n->held_sync, cap, sizeof(*a));
+
+                if (!a)
+                        return -ENOMEM;
+                n->held_sync = a;
+                n->cap_held_sync = cap;
+        }
+        memcpy(n->held_sync + n->n_held_sync, n->held, n->n_held * sizeof(*n->held));
+        n->n_held_sync += n->n_held;
+        n->n_held = 0;
+        return 0;
+}
+
+void node_sync_notify(void *userdata) {
+        struct raftd_node *n = userdata;
+
+        ev_async_send(n->loop, &n->sync_done);
+}
+
+void node_sync_finished(struct raftd_node *n) {
+        struct raft_event ev = { .type = RAFT_EVENT_PERSISTED };
+        int r;
+
+        if (!n->slog || !storage_log_sync_busy(n->slog))
+                return;
+        r = storage_log_sync_collect(n->slog, false, &ev.persisted.index, &ev.persisted.term);
+        if (r == 0)
+                return; /* woken for a sync collected already */
+        if (r < 0) {
+                /* No retry: after a failed fdatasync the kernel may have
+                 * dropped the pages, a second one could lie. */
+                n->failed = log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to sync the log: %m"));
+                ev_break(n->loop, EVBREAK_ONE);
+                return;
+        }
+        release_held(n, n->held_sync, &n->n_held_sync);
+        /* 0: every entry it covered was truncated since; the next sync
+         * reports their replacements. */
+        if (ev.persisted.index > 0)
+                (void) node_step(n, &ev);
+}
+
+/* Save the hard state, start the log's sync or let held messages go when
+ * everything they follow is durable. */
+static int persist(struct raftd_node *n) {
+        int r;
+
+        if (n->hs_dirty) {
+                struct storage_meta_state st = { .hs = n->hs };
+
+                r = storage_meta_save(n->meta, &st);
+                if (r < 0)
+                        return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to save the hard state: %m"));
+                n->hs_dirty = false;
+        }
+        if (storage_log_sync_busy(n->slog)) {
+                /* Appended since it started: wait for the next sync. */
+                if (n->log_dirty)
+                        return 0;
+                return held_join_sync(n);
+        }
+        if (n->log_dirty) {
+                struct raft_event ev = { .type = RAFT_EVENT_PERSISTED };
+
+                r = storage_log_sync_start(n->slog);
+                if (r < 0)
+                        return log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to sync the log: %m"));
+                n->log_dirty = false;
+                if (r > 0)
+                        return held_join_sync(n);
+                /* Nothing left to sync: an installed snapshot, durable
+                 * already (see node_snapshot_receive()). */
+                release_held(n, n->held, &n->n_held);
+                ev.persisted.index = n->appended_index;
+                ev.persisted.term = n->appended_term;
+                (void) node_step(n, &ev);
+                return 0;
+        }
+        release_held(n, n->held, &n->n_held);
+        return 0;
+}
+
 void node_flush(struct raftd_node *n) {
         int r;
 
         for (int round = 0; round < 16 && !n->failed; round++) {
+                bool syncing;
+
                 deliver_self(n);
                 node_proposals_flush(n);
                 /* Leader's appends first, so followers write in parallel. */
                 if (n->transport.flush)
                         n->transport.flush(n->transport.userdata);
-                if (!n->hs_dirty && !n->log_dirty && n->n_held == 0) {
-                        if (node_apply_deferred(n) < 0) {
-                                n->failed = -EIO;
-                                break;
-                        }
-                        if (!n->hs_dirty && !n->log_dirty && n->n_held == 0 && n->n_proposals == 0 && n->n_self == 0)
-                                return;
-                        continue; /* applying may have produced more work */
+                if (node_apply_deferred(n) < 0) {
+                        n->failed = -EIO;
+                        break;
                 }
-                if (n->hs_dirty) {
-                        struct storage_meta_state st = { .hs = n->hs };
-
-                        r = storage_meta_save(n->meta, &st);
-                        if (r < 0) {
-                                n->failed = log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to save the hard state: %m"));
-                                break;
-                        }
-                        n->hs_dirty = false;
+                r = persist(n);
+                if (r < 0) {
+                        n->failed = r;
+                        break;
                 }
-                if (n->log_dirty) {
-                        struct raft_event ev = { .type = RAFT_EVENT_PERSISTED };
-
-                        r = storage_log_sync(n->slog);
-                        if (r < 0) {
-                                n->failed = log_sink_errno(&n->log, LOG_CRIT, r, _("Failed to sync the log: %m"));
-                                break;
-                        }
-                        n->log_dirty = false;
-                        for (size_t i = 0; i < n->n_held; i++) {
-                                send_now(n, &n->held[i]);
-                                node_held_free(&n->held[i]);
-                        }
-                        n->n_held = 0;
-                        ev.persisted.index = n->appended_index;
-                        ev.persisted.term = n->appended_term;
-                        (void) node_step(n, &ev);
-                } else {
-                        for (size_t i = 0; i < n->n_held; i++) {
-                                send_now(n, &n->held[i]);
-                                node_held_free(&n->held[i]);
-                        }
-                        n->n_held = 0;
-                }
+                /* Done when what is left waits for the sync in flight. */
+                syncing = storage_log_sync_busy(n->slog);
+                if (n->n_self == 0 && n->n_proposals == 0 && n->deferred_to == 0 && !n->hs_dirty &&
+                    (syncing || (!n->log_dirty && n->n_held == 0)))
+                        break;
         }
         if (n->transport.flush)
                 n->transport.flush(n->transport.userdata);

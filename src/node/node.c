@@ -42,6 +42,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents) {
                 (void) node_snapshot_start(n, NULL, NULL);
 }
 
+static void on_sync_done(struct ev_loop *loop, ev_async *w, int revents) {
+        node_sync_finished(w->data);
+}
+
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents) {
         struct raftd_node *n = w->data;
 
@@ -125,6 +129,8 @@ int raftd_node_new(struct ev_loop *loop, const struct raftd_config *c, struct ra
         n->tick.data = n;
         ev_prepare_init(&n->flush, on_prepare);
         n->flush.data = n;
+        ev_async_init(&n->sync_done, on_sync_done);
+        n->sync_done.data = n;
         ev_timer_init(&n->retry, on_retry, RETRY_INTERVAL_S, RETRY_INTERVAL_S);
         n->retry.data = n;
         ev_timer_init(&n->kick, on_kick, 0.0, 0.0);
@@ -145,6 +151,9 @@ int raftd_node_start(struct raftd_node *n) {
 
         if (n->started)
                 return -EALREADY;
+        /* Before the log opens; stopped by raftd_node_free() after the
+         * log's sync thread was joined. */
+        ev_async_start(n->loop, &n->sync_done);
         r = node_storage_open(n);
         if (r < 0)
                 return r;
@@ -189,8 +198,12 @@ struct raftd_node *raftd_node_free(struct raftd_node *n) {
         for (size_t i = 0; i < n->n_held; i++)
                 node_held_free(&n->held[i]);
         free(n->held);
+        for (size_t i = 0; i < n->n_held_sync; i++)
+                node_held_free(&n->held_sync[i]);
+        free(n->held_sync);
         node_net_close(n);
-        node_storage_close(n);
+        node_storage_close(n); /* joins the log's sync thread */
+        ev_async_stop(n->loop, &n->sync_done);
         raft_free(n->raft);
         for (size_t i = 0; i < n->cfg.n_peers; i++)
                 free((void *) n->cfg.peers[i].address);

@@ -101,6 +101,12 @@ struct raftd_node {
         raft_term appended_term;
         struct raft_message *held; /* deep copies */
         size_t n_held, cap_held;
+        /* The log's fdatasync in flight on its sync thread, and the held
+         * messages that wait for exactly that sync (the log's appends and
+         * the hard state they followed are in it or saved before it). */
+        ev_async sync_done;
+        struct raft_message *held_sync;
+        size_t n_held_sync, cap_held_sync;
         struct raft_message self[4]; /* to ourselves: the own vote */
         size_t n_self;
 
@@ -188,6 +194,9 @@ int node_kv_checkpoint(struct raftd_node *n);
 int node_step_proposed(struct raftd_node *n, struct raft_event *ev, raft_index *ret_index, raft_term *ret_term);
 void node_flush(struct raftd_node *n);
 void node_held_free(struct raft_message *m);
+/* On the log's sync thread: wake the loop (node_sync_finished() runs). */
+void node_sync_notify(void *userdata);
+void node_sync_finished(struct raftd_node *n);
 uint64_t node_now_ms(const struct raftd_node *n);
 
 /* node-request.c */

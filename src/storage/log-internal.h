@@ -47,9 +47,22 @@ struct storage_log {
         size_t buf_len, buf_cap;
         uint64_t buf_off; /* file offset of buf[0] */
 
-        raft_index batch_first; /* 0: nothing appended since the last sync */
+        raft_index batch_first; /* 0: nothing appended since the last sync started */
         bool active_dirty;
         int failed;
+
+        /* The sync in flight on the sync thread (started, not collected). */
+        struct log_syncer *syncer; /* created by the first background sync */
+        void (*sync_notify)(void *userdata);
+        void *sync_userdata;
+        bool sync_busy;
+        int sync_fd;           /* the segment it syncs */
+        bool sync_fd_orphaned; /* no longer active_fd: close once collected */
+        raft_index sync_first; /* its batch's lowest index */
+        raft_index sync_index; /* the last entry it covers */
+        /* Lowest index truncated or reset since it started (UINT64_MAX:
+         * none): entries from there on are not the ones it synced. */
+        raft_index sync_floor;
 };
 
 void segment_name(uint64_t seq, char name[static SEGMENT_NAME_MAX]);

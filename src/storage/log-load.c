@@ -319,6 +319,8 @@ int storage_log_open(const char *dir, const struct storage_log_options *o, struc
                 .prepared_fd = -1,
                 .segment_size = o && o->segment_size > 0 ? o->segment_size : STORAGE_LOG_SEGMENT_SIZE_DEFAULT,
                 .log = o ? o->log : NULL,
+                .sync_notify = o ? o->sync_notify : NULL,
+                .sync_userdata = o ? o->sync_userdata : NULL,
                 .next_seq = 1,
         };
         ld.l = l;

@@ -12,6 +12,7 @@
 #include "storage/crc32c.h"
 #include "storage/fs-util.h"
 #include "storage/log-internal.h"
+#include "storage/log-sync.h"
 #include "storage/record.h"
 
 void segment_name(uint64_t seq, char name[static SEGMENT_NAME_MAX]) {
@@ -162,6 +163,18 @@ static int log_open_new_active(struct storage_log *l) {
         return 0;
 }
 
+/* The sync thread works on the segment's own descriptor: while its sync
+ * runs, the descriptor stays open (its number cannot be reused for another
+ * file) and is closed when the sync is collected. */
+static void log_close_active(struct storage_log *l) {
+        int fd = TAKE_FD(l->active_fd);
+
+        if (l->sync_busy && fd == l->sync_fd)
+                l->sync_fd_orphaned = true;
+        else
+                (void) close(fd);
+}
+
 static int log_flush_buffer(struct storage_log *l) {
         int r;
 
@@ -192,7 +205,7 @@ static int log_rollover(struct storage_log *l) {
         r = log_datasync_active(l);
         if (r < 0)
                 return r;
-        (void) close(TAKE_FD(l->active_fd));
+        log_close_active(l);
         return log_open_new_active(l);
 }
 
@@ -209,6 +222,15 @@ static int log_buffer_reserve(struct storage_log *l, size_t extra) {
                 l->buf_cap = cap;
         }
         return 0;
+}
+
+/* The lowest index not yet known durable: a record written while a sync is
+ * in flight must not claim that sync's batch was complete (the loader takes
+ * a record of a later batch as proof that earlier damage was synced). */
+static raft_index log_unsynced_first(const struct storage_log *l) {
+        if (l->sync_busy && l->sync_first > 0 && l->sync_first < l->batch_first)
+                return l->sync_first;
+        return l->batch_first;
 }
 
 static int log_append_one(struct storage_log *l, const struct raft_entry *e) {
@@ -242,7 +264,7 @@ static int log_append_one(struct storage_log *l, const struct raft_entry *e) {
                 .data_crc = crc32c(e->data.base, e->data.len),
                 .index = e->index,
                 .term = e->term,
-                .batch_first = l->batch_first,
+                .batch_first = log_unsynced_first(l),
                 .data_len = (uint32_t) e->data.len,
                 .type = e->type,
         };
@@ -280,7 +302,7 @@ static int log_drop_segments_after(struct storage_log *l, size_t keep) {
                 struct segment *s = &l->segs[l->n_segs - 1];
 
                 if (l->active_fd >= 0) {
-                        (void) close(TAKE_FD(l->active_fd));
+                        log_close_active(l);
                         l->buf_len = 0;
                 }
                 r = log_unlink_segment(l, s);
@@ -308,6 +330,8 @@ static int log_truncate_from(struct storage_log *l, raft_index from) {
 
         if (!s)
                 return -ERANGE;
+        if (l->sync_busy)
+                l->sync_floor = MIN(l->sync_floor, from);
         r = log_drop_segments_after(l, (size_t) (s - l->segs) + 1);
         if (r < 0)
                 return r;
@@ -399,9 +423,29 @@ fail:
         return r;
 }
 
+/* Prepare the next segment while the current one still has room, so the
+ * append that fills it does not wait for file creation. */
+static void log_prepare_next_segment(struct storage_log *l) {
+        if (l->prepared_fd < 0 && l->n_segs > 0 && l->segs[l->n_segs - 1].end >= l->segment_size / 2) {
+                l->prepared_seq = l->next_seq;
+                if (log_create_segment(l, l->prepared_seq, &l->prepared_fd) >= 0)
+                        l->next_seq++;
+                else
+                        l->prepared_fd = -1; /* retried at rollover; the synced data is safe */
+        }
+}
+
 int storage_log_sync(struct storage_log *l) {
         int r;
 
+        if (l->sync_busy) {
+                raft_index index;
+                raft_term term;
+
+                r = storage_log_sync_collect(l, true, &index, &term);
+                if (r < 0)
+                        return r;
+        }
         if (l->failed < 0)
                 return -EIO;
         if (l->active_dirty) {
@@ -415,17 +459,80 @@ int storage_log_sync(struct storage_log *l) {
                 l->active_dirty = false;
         }
         l->batch_first = 0;
-
-        /* Prepare the next segment while the current one still has room, so
-         * the append that fills it does not wait for file creation. */
-        if (l->prepared_fd < 0 && l->n_segs > 0 && l->segs[l->n_segs - 1].end >= l->segment_size / 2) {
-                l->prepared_seq = l->next_seq;
-                if (log_create_segment(l, l->prepared_seq, &l->prepared_fd) >= 0)
-                        l->next_seq++;
-                else
-                        l->prepared_fd = -1; /* retried at rollover; the synced data is safe */
-        }
+        log_prepare_next_segment(l);
         return 0;
+}
+
+bool storage_log_sync_busy(const struct storage_log *l) {
+        return l->sync_busy;
+}
+
+int storage_log_sync_start(struct storage_log *l) {
+        int r;
+
+        if (l->failed < 0)
+                return -EIO;
+        if (l->sync_busy)
+                return -EBUSY;
+        if (!l->active_dirty) {
+                l->batch_first = 0;
+                return 0;
+        }
+        r = log_flush_buffer(l);
+        if (r >= 0 && !l->syncer)
+                r = log_syncer_new(l->sync_notify, l->sync_userdata, &l->syncer);
+        if (r < 0) {
+                l->failed = r;
+                return r;
+        }
+        r = log_syncer_submit(l->syncer, l->active_fd);
+        if (r < 0)
+                return r;
+        l->sync_busy = true;
+        l->sync_fd = l->active_fd;
+        l->sync_fd_orphaned = false;
+        /* Everything appended so far: earlier segments were synced at
+         * rollover, the active one up to here is what the thread syncs. */
+        l->sync_first = l->batch_first;
+        l->sync_index = storage_log_last_index(l);
+        l->sync_floor = UINT64_MAX;
+        l->batch_first = 0;
+        l->active_dirty = false;
+        log_prepare_next_segment(l);
+        return 1;
+}
+
+int storage_log_sync_collect(struct storage_log *l, bool wait, raft_index *ret_index, raft_term *ret_term) {
+        raft_index index;
+        raft_term term = 0;
+        int error = 0, r;
+
+        if (!l->sync_busy)
+                return -ENOENT;
+        r = log_syncer_collect(l->syncer, wait, &error);
+        if (r <= 0)
+                return r;
+        l->sync_busy = false;
+        l->sync_first = 0;
+        if (l->sync_fd_orphaned)
+                (void) close(l->sync_fd); /* rolled over, truncated away or reset meanwhile */
+        l->sync_fd_orphaned = false;
+        if (error < 0) {
+                l->failed = error;
+                return log_sink_errno(l->log, LOG_ERR, error, _("%s: cannot sync log segment: %m"), l->dir);
+        }
+        if (l->failed < 0)
+                return -EIO;
+        /* Entries truncated since it started were replaced by others the
+         * sync does not cover: report only those in front of the cut. */
+        index = l->sync_index;
+        if (l->sync_floor <= index)
+                index = l->sync_floor > 0 ? l->sync_floor - 1 : 0;
+        if (index > 0 && storage_log_term_at(l, index, &term) < 0)
+                index = 0; /* compacted meanwhile: reported durable before */
+        *ret_index = index;
+        *ret_term = index > 0 ? term : 0;
+        return 1;
 }
 
 int storage_log_compact(struct storage_log *l, raft_index index) {
@@ -456,6 +563,10 @@ int storage_log_reset(struct storage_log *l) {
 
         if (l->failed < 0)
                 return -EIO;
+        if (l->sync_busy) {
+                l->sync_floor = 0;
+                l->sync_first = 0;
+        }
         r = log_drop_segments_after(l, 0);
         if (r < 0) {
                 l->failed = r;
@@ -489,6 +600,11 @@ int storage_log_fit_snapshot(struct storage_log *l, const struct raft_snapshot_m
 struct storage_log *storage_log_close(struct storage_log *l) {
         if (!l)
                 return NULL;
+        /* Joins the thread after its job; a result not collected is lost
+         * like anything else not synced at close. */
+        l->syncer = log_syncer_free(l->syncer);
+        if (l->sync_fd_orphaned)
+                (void) close(l->sync_fd);
         for (size_t i = 0; i < l->n_segs; i++)
                 free(l->segs[i].records);
         free(l->segs);

@@ -10,7 +10,14 @@
  * refuses all further work (-EIO): the kernel may have dropped the dirty
  * pages, so retrying the fsync could report success for lost data.
  *
- * Not thread-safe; one process owns the directory (the caller locks it). */
+ * The same fdatasync can run on the log's own sync thread instead
+ * (storage_log_sync_start()/storage_log_sync_collect()): the caller keeps
+ * appending while it runs, and the next sync covers what was appended
+ * meanwhile.  At most one sync is in flight.
+ *
+ * Not thread-safe: one thread calls every function here (the sync thread
+ * only runs fdatasync on a descriptor of its own); one process owns the
+ * directory (the caller locks it). */
 
 #include <stddef.h>
 
@@ -27,6 +34,11 @@ struct storage_log_options {
          * bigger record still gets a segment of its own). */
         size_t segment_size;
         const struct log_sink *log; /* may be NULL */
+        /* Called on the sync thread when a background sync finished (may be
+         * NULL): it may only wake the caller's thread (ev_async_send()),
+         * which then calls storage_log_sync_collect(). */
+        void (*sync_notify)(void *userdata);
+        void *sync_userdata;
 };
 
 struct storage_log;
@@ -46,7 +58,21 @@ struct storage_log *storage_log_close(struct storage_log *l);
  * [first, last + 1].  Invalid input returns -EINVAL/-ERANGE/-EMSGSIZE with
  * nothing changed. */
 int storage_log_append(struct storage_log *l, const struct raft_entry *entries, size_t n);
+/* Synchronous: waits for a background sync in flight, then syncs. */
 int storage_log_sync(struct storage_log *l);
+
+/* Write what is buffered and start its fdatasync on the sync thread.
+ * Returns 1 if started, 0 if nothing was appended since the last sync
+ * started (everything collected so far is durable), -EBUSY while a sync is
+ * in flight (not yet collected). */
+int storage_log_sync_start(struct storage_log *l);
+bool storage_log_sync_busy(const struct storage_log *l);
+/* Collect the background sync: 0 if it still runs and !wait, -ENOENT if
+ * none was started; 1 when it returned successfully, with the last entry it
+ * made durable in *ret_index and *ret_term (*ret_index 0: every entry it
+ * covered was truncated or reset since).  A failed sync fails the log like
+ * a failed storage_log_sync(): -EIO from then on. */
+int storage_log_sync_collect(struct storage_log *l, bool wait, raft_index *ret_index, raft_term *ret_term);
 
 /* Drop whole segments whose entries all lie at or below index (after a
  * snapshot at index).  The segment being appended to is kept. */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -416,6 +418,63 @@ static void lowered_value_limit_refuses_a_put_at_once_and_raised_allows_it(void 
         cluster_free(f);
 }
 
+/* Put /dev/zero behind node id's open log segment: its writes go
+ * through, its fdatasync (on the node's sync thread) fails with EINVAL. */
+static void make_log_sync_fail(struct fixture *f, raft_id id) {
+        char prefix[128];
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        int zero = open("/dev/zero", O_RDWR | O_CLOEXEC), hits = 0;
+
+        assert_non_null(d);
+        assert_true(zero >= 0);
+        snprintf(prefix, sizeof(prefix), "%s/n%" PRIu64 "/log/log-", f->dir, id);
+        while ((de = readdir(d))) {
+                char target[PATH_MAX];
+                ssize_t k = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+
+                if (k <= 0)
+                        continue;
+                target[k] = 0;
+                if (strncmp(target, prefix, strlen(prefix)) == 0) {
+                        assert_true(dup3(zero, atoi(de->d_name), O_CLOEXEC) >= 0);
+                        hits++;
+                }
+        }
+        closedir(d);
+        (void) close(zero);
+        assert_int_equal(hits, 1);
+}
+
+static bool node_failed(struct fixture *f, void *arg) {
+        return raftd_node_failed(f->nodes[*(raft_id *) arg]) < 0;
+}
+
+/* A sync that fails on the sync thread stops that node (no retried
+ * fdatasync, no acknowledgement of what it could not make durable); the
+ * other two go on. */
+static void follower_whose_log_sync_fails_stops_and_the_others_go_on(void **state) {
+        struct fixture *f = cluster(0);
+        raft_id l = leader_of(f), bad = follower_of(f, 0);
+        struct op o = { 0 };
+
+        put(f, l, "/before", "1");
+        make_log_sync_fail(f, bad);
+        assert_int_equal(raftd_put(f->nodes[l], "/after", 6, "2", 1, write_done, &o), 0);
+        run_until(f, node_failed, &bad, 10);
+        assert_int_equal(raftd_node_failed(f->nodes[bad]), -EINVAL);
+        /* A failed node breaks its loop at every iteration (the daemon
+         * exits); this loop is shared, so take it out. */
+        stop_node(f, bad);
+        run_until(f, op_done, &o, 10);
+        assert_int_equal(o.error, 0);
+        put(f, l, "/later", "3");
+        get(f, l, "/after", 0, &o);
+        assert_int_equal(o.error, 0);
+        assert_string_equal(o.value, "2");
+        cluster_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(any_node_serves_writes_and_linearizable_reads),
@@ -430,6 +489,7 @@ int main(void) {
                 cmocka_unit_test(node_cut_off_past_its_session_ttl_registers_anew_and_writes),
                 cmocka_unit_test(node_is_ready_only_once_a_leader_is_known_and_its_session_is_up),
                 cmocka_unit_test(lowered_value_limit_refuses_a_put_at_once_and_raised_allows_it),
+                cmocka_unit_test(follower_whose_log_sync_fails_stops_and_the_others_go_on),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
