@@ -27,6 +27,13 @@ nodes_fail() {
 
 # nodes_write_test_dropin UNIT ARGS: see nodes_install_units.
 nodes_write_test_dropin() {
+        local private_tmp=
+
+        # A build under /tmp or /var/tmp (a CI clone, say) is hidden by the
+        # unit's PrivateTmp=yes: the binary must stay visible.
+        case "$RAFTD" in
+        /tmp/*|/var/tmp/*) private_tmp="PrivateTmp=no" ;;
+        esac
         cat > "$MANAGER_UNIT_DIR/$1.d/50-test.conf" <<UNIT
 [Unit]
 StartLimitBurst=100
@@ -35,6 +42,7 @@ StartLimitBurst=100
 User=
 Group=
 ProtectHome=read-only
+$private_tmp
 ExecStart=
 ExecStart=$RAFTD $2
 UNIT
