@@ -209,22 +209,29 @@ class Nemesis:
         self.cluster.voters.append(new)
         victim = self.rng.choice([i for i in self.killable(self.members()) if i != new])
         self.log(f"membership: promoted {new}; RemoveMember {victim}")
-        if not self.admin("RemoveMember", "tt", victim, 0):
+        if not self.admin("RemoveMember", "tt", victim, 0, done_if="No such member"):
             self.problems.append(f"membership: RemoveMember {victim} did not succeed")
             return
         self.cluster.removed.add(victim)
         self.cluster.nodes[victim].kill()
         self.log(f"membership: removed and stopped {victim}")
 
-    def admin(self, method, signature, *args, tries=20):
+    def admin(self, method, signature, *args, tries=20, done_if=None):
         """A Cluster method through whichever node answers, retried while
-        the cluster is busy or without a leader."""
+        the cluster is busy or without a leader.  A call that failed may
+        still have been applied (its answer was lost): a retry then meets
+        done_if (e.g. NoSuchMember for a removal), which means done."""
         error = ""
+        failed_before = False
         for _ in range(tries):
             for n in self.cluster.members():
                 if n.call("Cluster", method, signature, *args) is not None:
                     return True
                 error = n.last_error
+                if failed_before and done_if and done_if in error:
+                    self.log(f"membership: {method} {args[0]}: applied by an earlier unanswered call")
+                    return True
+                failed_before = True
             self.log(f"membership: {method} {args[0]}: {error}; retrying")
             time.sleep(0.5)
         return False
