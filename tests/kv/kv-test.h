@@ -16,6 +16,7 @@
 
 #include "kv/kv.h"
 #include "shared/macro.h"
+#include "../test-seed.h"
 
 #define BLOB(s) ((struct kv_blob) { .data = (const uint8_t *) (s), .len = strlen(s) })
 
@@ -64,24 +65,6 @@ static inline void assert_same_digest(struct kv *a, struct kv *b) {
         assert_int_equal(kv_digest(a, da), 0);
         assert_int_equal(kv_digest(b, db), 0);
         assert_memory_equal(da, db, KV_DIGEST_SIZE);
-}
-
-/* A seed from the environment variable, or from the time; printed either
- * way so a failure can be replayed. */
-static inline uint64_t test_seed(const char *env) {
-        const char *s = getenv(env);
-        uint64_t seed;
-
-        if (s)
-                seed = strtoull(s, NULL, 0);
-        else {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                seed = (uint64_t) ts.tv_sec * 1000003u ^ (uint64_t) ts.tv_nsec;
-        }
-        printf("# seed: %s=%" PRIu64 "\n", env, seed);
-        fflush(stdout);
-        return seed;
 }
 
 /* splitmix64: small, seedable, the same everywhere. */

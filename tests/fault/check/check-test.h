@@ -18,6 +18,7 @@
 #include "fault/check/check.h"
 #include "fault/check/history-sim.h"
 #include "shared/macro.h"
+#include "../../test-seed.h"
 
 #define HEADER "# raftd-history 1 seed=1\n"
 
@@ -65,25 +66,6 @@ static inline void assert_finding_mentions(const char *text, const char *needle)
         if (!strstr(res.findings[0].message, needle))
                 fail_msg("finding '%s' does not mention '%s'", res.findings[0].message, needle);
         check_result_done(&res);
-}
-
-/* A seed from the environment variable `env`, or a fresh one; printed so
- * a failing run can be replayed. */
-static inline uint64_t test_seed(const char *env) {
-        const char *s = getenv(env);
-        uint64_t seed;
-
-        if (s)
-                seed = strtoull(s, NULL, 0);
-        else {
-                struct timespec ts;
-
-                clock_gettime(CLOCK_REALTIME, &ts);
-                seed = (uint64_t) ts.tv_sec * 1000003u ^ (uint64_t) ts.tv_nsec;
-        }
-        printf("# seed: %s=%" PRIu64 "\n", env, seed);
-        fflush(stdout);
-        return seed;
 }
 
 /* A growing text buffer for generated histories. */
