@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 lines=$(sed -n '/^<!-- raftctl-lines -->$/,/^<!-- \/raftctl-lines -->$/p' "$top/README.md" | sed -n 's/^    //p')
 [ "$(echo "$lines" | grep -c '^raftctl ')" -ge 4 ] || fail "README.md has no raftctl lines between the markers"
-echo "$lines" | grep -q 'demo/local-cluster.sh stop' || fail "the README's lines do not stop the cluster"
+grep -q 'demo/local-cluster.sh stop' <<<"$lines" || fail "the README's lines do not stop the cluster"
 cd "$top"
 # In the README's own directory, the README's lines, one by one, each
 # output ended with a newline (get writes the bare value to a pipe).
@@ -39,5 +39,5 @@ got=$(grep -x -E -f <(echo "$pattern") <<<"$out" || true)
 paste -d '\n' <(echo "$pattern") <(echo "$got") | while IFS= read -r want && IFS= read -r line; do
         grep -q -x -E "$want" <<<"$line" || fail "output out of the README's order: '$line' where '$want' belongs"
 done
-echo "$out" | grep -q -E '^[123] +leader ' || fail "raftctl status showed no leader"
+grep -q -E '^[123] +leader ' <<<"$out" || fail "raftctl status showed no leader"
 echo ok

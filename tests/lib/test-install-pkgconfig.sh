@@ -45,7 +45,7 @@ includedir=$("${pc[@]}" --variable=includedir raftd)
 [[ -e $libdir/libraftd.so.0 ]] || fail "libraftd.so.0 is not installed in $libdir"
 echo "installed: $("${pc[@]}" --modversion raftd), $("${pc[@]}" --cflags --libs raftd)"
 # Static linking must learn about libev, which has no .pc of its own.
-"${pc[@]}" --static --libs raftd | grep -qw -- -lev || fail "raftd.pc does not list -lev for static linking"
+grep -qw -- -lev <<<"$("${pc[@]}" --static --libs raftd)" || fail "raftd.pc does not list -lev for static linking"
 
 read -r -a cc <<<"$CC"
 flags=(-std=gnu17 -Wall -Wextra -Werror)

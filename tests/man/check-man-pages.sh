@@ -81,7 +81,7 @@ config_keys() {
         done
         while read -r sec key; do
                 [ -n "$sec" ] || continue
-                section_text "$page" "[$sec] SECTION" | grep -qE "^\.BI $key= " ||
+                grep -qE "^\.BI $key= " <<<"$(section_text "$page" "[$sec] SECTION")" ||
                         problem "raftd.conf.5 does not describe $key= in [$sec] (.BI $key= ...)"
         done <<<"$keys"
         # The other way: a key on the page that the parser does not know.

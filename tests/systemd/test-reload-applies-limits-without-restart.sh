@@ -36,7 +36,7 @@ notified() {
 }
 
 reloaded() {
-        notified | grep -q "^READY=1" && [ "$(nodes_show 1 ActiveState)" = active ]
+        grep -q "^READY=1" <<<"$(notified)" && [ "$(nodes_show 1 ActiveState)" = active ]
 }
 
 reload_to() {
@@ -63,5 +63,5 @@ put_accepted 16
 
 [ "$(nodes_show 1 MainPID)" = "$pid" ] || nodes_fail "raftd@n1 was restarted by the reload"
 [ "$(nodes_show 1 NRestarts)" = 0 ] || nodes_fail "raftd@n1 restarted during the reloads"
-nodes_journal 1 | grep -q "Reloaded: MaxKeyLength=4096 MaxValueSize=16 " || nodes_fail "raftd did not log the reload"
+grep -q "Reloaded: MaxKeyLength=4096 MaxValueSize=16 " <<<"$(nodes_journal 1)" || nodes_fail "raftd did not log the reload"
 echo "two reloads applied MaxValueSize=128 then 16 to PID $pid: RELOADING=1 -> READY=1 each time"

@@ -27,5 +27,5 @@ for i in 1 2 3; do
         echo "raftd@n$i:$line"
 done
 # The manager saw READY=1 before it reported the start as done.
-nodes_journal 1 | grep -q "is ready: a leader is known" || nodes_fail "node 1 did not log that it was ready"
+grep -q "is ready: a leader is known" <<<"$(nodes_journal 1)" || nodes_fail "node 1 did not log that it was ready"
 echo "3 instances started; each served a write at once; STATUS= shown"

@@ -39,7 +39,7 @@ manager_wait_for 60 restarted || nodes_fail "raftd@n$victim was not restarted af
 t1=$(nodes_timestamp_usec "$victim" ActiveEnterTimestamp)
 restarts=$(nodes_show "$victim" NRestarts)
 [ "$restarts" = 1 ] || nodes_fail "NRestarts is $restarts after one watchdog kill"
-nodes_journal "$victim" | grep -q "Failed with result 'watchdog'" ||
+grep -q "Failed with result 'watchdog'" <<<"$(nodes_journal "$victim")" ||
         nodes_fail "the manager did not report a watchdog failure of raftd@n$victim"
 # The restarted node serves again, and the writer never saw a failure.
 rev=$(nodes_put "$victim" /watchdog/after restarted) || nodes_fail "restarted node $victim does not serve"
