@@ -104,8 +104,12 @@ struct raft {
         uint64_t read_round_sent;      /* last heartbeat round started */
         uint64_t read_round_confirmed; /* last round a quorum acknowledged */
 
-        /* Snapshot being received (follower). */
+        /* Snapshot being received (follower).  A transfer belongs to one
+         * sender in one term: two leaders' images of the same snapshot
+         * hold the same state but need not be the same bytes. */
         struct raft_snapshot_meta rx_meta;
+        raft_id rx_from;
+        raft_term rx_term;
         uint64_t rx_offset;
         bool rx_active;
         struct raft_snapshot_chunk rx_chunk;

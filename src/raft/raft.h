@@ -247,7 +247,9 @@ struct raft_update {
         const struct raft_hard_state *hard_state; /* NULL: unchanged */
         struct raft_entry *entries;               /* truncate then append */
         unsigned n_entries;
-        /* Follower: write this received chunk at its offset.  When done is
+        /* Follower: write this received chunk at its offset; a chunk at
+         * offset 0 starts a transfer over (another sender's image may
+         * differ byte for byte), so drop what was held.  When done is
          * set the snapshot is complete and must be installed: replace the
          * state machine with it and drop the whole log; the log restarts
          * after meta.index (the core drops its in-memory log likewise). */

@@ -81,11 +81,17 @@ void snapshot_handle_chunk(struct raft *r, const struct raft_message *m) {
                 res.done = true;
                 wrote = c->meta.index > r->persisted;
         } else {
-                bool same = r->rx_active && r->rx_meta.index == c->meta.index && r->rx_meta.term == c->meta.term;
+                /* Resuming another sender's transfer would splice two
+                 * images: a new leader (or the same one in a later term)
+                 * is answered "from 0" and starts over. */
+                bool same = r->rx_active && r->rx_meta.index == c->meta.index && r->rx_meta.term == c->meta.term &&
+                            r->rx_from == m->from && r->rx_term == r->hs.term;
 
                 if (!same && c->offset == 0) {
                         r->rx_active = true;
                         r->rx_meta = c->meta;
+                        r->rx_from = m->from;
+                        r->rx_term = r->hs.term;
                         r->rx_offset = 0;
                         same = true;
                 }

@@ -465,6 +465,14 @@ int storage_snapshots_receive(struct storage_snapshots *s, const struct raft_sna
                 return log_sink_errno(s->log, LOG_ERR, errno, _("%s/%s: cannot open partial snapshot: %m"), s->dir,
                                       name);
         held = (uint64_t) st.st_size;
+        if (c->offset == 0 && held > 0) {
+                /* A transfer starting over, maybe from another leader whose
+                 * image differs: none of the old bytes may stay. */
+                if (ftruncate(fd, 0) < 0)
+                        return log_sink_errno(s->log, LOG_ERR, errno, _("%s/%s: cannot truncate partial snapshot: %m"),
+                                              s->dir, name);
+                held = 0;
+        }
         *ret_next_offset = held;
         if (c->offset > held)
                 return -ERANGE;

@@ -730,6 +730,67 @@ static void covered_snapshot_is_acknowledged_only_once_durable(void **state) {
         raft_free(r);
 }
 
+static void fill_partial_chunk(struct raft_message *m, uint64_t offset) {
+        static const char data[4] = "part";
+
+        fill_chunk(m, 10);
+        m->snapshot.offset = offset;
+        m->snapshot.done = false;
+        m->snapshot.data.base = (void *) data;
+        m->snapshot.data.len = sizeof(data);
+}
+
+static uint64_t snapshot_reply_offset(const struct raft_update *u) {
+        assert_int_equal(u->n_messages, 1);
+        assert_int_equal(u->messages[0].type, RAFT_MSG_SNAPSHOT_RESULT);
+        assert_false(u->messages[0].snapshot_result.done);
+        return u->messages[0].snapshot_result.next_offset;
+}
+
+/* Found by the fault suite: a new leader resumed the old leader's transfer
+ * of the same snapshot at the offset the follower held, and the follower
+ * spliced two leaders' images (the same state in other bytes) into one
+ * that failed its checksum.  A transfer belongs to one sender in one term:
+ * anyone else starts from offset 0. */
+static void snapshot_transfer_is_not_resumed_from_another_leader(void **state) {
+        struct raft_config conf = { .n = 3 };
+        uint8_t buf[64];
+        struct raft_entry boot = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
+        struct raft_hard_state hs = { .term = 1 };
+        struct raft_options o;
+        struct raft_update u;
+        struct raft *r;
+
+        for (unsigned i = 0; i < 3; i++)
+                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
+        raft_config_encode(&conf, buf);
+        boot.data.len = raft_config_encoded_size(&conf);
+        raft_options_default(&o, 2);
+        assert_int_equal(raft_new(&o, &r), 0);
+        assert_int_equal(raft_load(r, &hs, NULL, &boot, 1), 0);
+
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 1, 2, fill_partial_chunk, 0), 0);
+        assert_non_null(u.snapshot_chunk);
+        assert_int_equal(snapshot_reply_offset(&u), 4);
+        /* Node 3 leads term 3 and offers the same snapshot where node 1
+         * stopped: refused, "start from 0". */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 3, 3, fill_partial_chunk, 4), 0);
+        assert_null(u.snapshot_chunk);
+        assert_int_equal(snapshot_reply_offset(&u), 0);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 3, 3, fill_partial_chunk, 0), 0);
+        assert_non_null(u.snapshot_chunk);
+        assert_int_equal(u.snapshot_chunk->offset, 0);
+        assert_int_equal(snapshot_reply_offset(&u), 4);
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 3, 3, fill_partial_chunk, 4), 0);
+        assert_non_null(u.snapshot_chunk);
+        assert_int_equal(snapshot_reply_offset(&u), 8);
+        /* The same sender in a later term starts over too. */
+        assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 3, 4, fill_partial_chunk, 8), 0);
+        assert_null(u.snapshot_chunk);
+        assert_int_equal(snapshot_reply_offset(&u), 0);
+        raft_free(r);
+}
+
 static void restart_reloads_durable_state_and_rejoins(void **state) {
         struct cl *c = three_with_leader(NULL);
         raft_index last;
@@ -803,6 +864,7 @@ int main(void) {
                 cmocka_unit_test(snapshot_transfer_resumes_from_follower_offset_after_loss),
                 cmocka_unit_test(snapshot_covered_by_a_matching_log_is_not_installed),
                 cmocka_unit_test(covered_snapshot_is_acknowledged_only_once_durable),
+                cmocka_unit_test(snapshot_transfer_is_not_resumed_from_another_leader),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };

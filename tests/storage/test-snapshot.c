@@ -343,6 +343,41 @@ static void snapshot_chunk_beyond_held_bytes_is_refused(void **state) {
         assert_false(installed);
 }
 
+/* Two leaders' images of one snapshot hold the same state in other bytes,
+ * maybe fewer: a transfer that starts over at offset 0 (a new leader) keeps
+ * no byte of the longer partial file the old leader left. */
+static void snapshot_transfer_started_over_keeps_nothing_of_the_old_image(void **state) {
+        struct fixture *f = *state;
+        char *new_leader_dir = test_dir_new();
+        struct storage_snapshot_writer *w;
+        struct storage_snapshot *snap;
+        uint8_t back[1000];
+        bool installed;
+
+        write_snapshot(f, &f->meta);
+        assert_int_equal(send_range(f, 0, local_file_size(f) - 100, &installed), 0);
+        assert_false(installed);
+        /* The new leader's image: the same snapshot, a tenth as long. */
+        storage_snapshots_close(f->local);
+        assert_int_equal(storage_snapshots_open(new_leader_dir, &f->sink.sink, &f->local), 0);
+        memset(f->data, 0x5a, DATA_SIZE / 10);
+        assert_int_equal(storage_snapshot_writer_begin(f->local, &f->meta, &w), 0);
+        assert_int_equal(storage_snapshot_writer_write(w, f->data, DATA_SIZE / 10), 0);
+        assert_int_equal(storage_snapshot_writer_commit(w), 0);
+        storage_snapshot_writer_free(w);
+        assert_int_equal(send_range(f, 0, test_file_size(new_leader_dir, SNAP_NAME("00000000000003e8", "0000000000000007")),
+                                    &installed),
+                         0);
+        assert_true(installed);
+        assert_int_equal(storage_snapshot_open_latest(f->peer, &snap), 0);
+        assert_int_equal(storage_snapshot_data_size(snap), DATA_SIZE / 10);
+        assert_int_equal(storage_snapshot_read_data(snap, DATA_SIZE / 10 - sizeof(back), back, sizeof(back)),
+                         sizeof(back));
+        assert_memory_equal(back, f->data, sizeof(back));
+        storage_snapshot_close(snap);
+        test_dir_remove(new_leader_dir);
+}
+
 static void snapshot_truncated_transfer_is_refused(void **state) {
         struct fixture *f = *state;
         struct storage_snapshot *snap;
@@ -435,6 +470,8 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(snapshot_chunk_beyond_held_bytes_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_truncated_transfer_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(snapshot_transfer_started_over_keeps_nothing_of_the_old_image, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(snapshot_corrupted_transfer_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_transfer_with_other_meta_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(snapshot_truncated_file_is_refused_on_open, setup, teardown),
