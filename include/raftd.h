@@ -60,6 +60,10 @@ struct raftd_config {
         uint32_t request_timeout_ms; /* default 5000 */
         uint64_t session_ttl_ms;    /* default 10000: locks of a dead node go after this */
         uint64_t snapshot_entries;  /* snapshot after this many applied entries; default 10000 */
+        /* Log entries kept behind a snapshot, for followers a little behind
+         * to catch up from instead of being sent a snapshot; 0 (default):
+         * half of snapshot_entries, at least 1000. */
+        uint64_t snapshot_trailing;
         size_t max_key_len;         /* default 4096 */
         size_t max_value_size;      /* default 1 MiB */
 

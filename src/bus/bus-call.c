@@ -68,6 +68,18 @@ static int error_for(struct bus *b, sd_bus_error *error, int r, const char *enoe
                                                 _("No such member in the cluster configuration; see the Members "
                                                   "property."));
                 return sd_bus_error_set(error, BUS_ERROR_NO_SUCH_KEY, _("The key does not exist."));
+        case -EEXIST:
+        case -EALREADY:
+                /* Only membership changes say these; a retried change
+                 * whose first answer was lost meets them too. */
+                if (!enoent_error || strcmp(enoent_error, BUS_ERROR_NO_SUCH_MEMBER) != 0)
+                        break;
+                if (r == -EEXIST)
+                        return sd_bus_error_set(error, BUS_ERROR_MEMBER_EXISTS,
+                                                _("The server is already a member of the cluster configuration; see "
+                                                  "the Members property."));
+                return sd_bus_error_set(error, BUS_ERROR_ALREADY_VOTER,
+                                        _("The member is already a voter; see the Members property."));
         case RAFTD_E_UNAVAILABLE:
                 return sd_bus_error_set(error, BUS_ERROR_UNAVAILABLE,
                                         _("No leader with a quorum was reachable within the request timeout; the "
@@ -100,8 +112,9 @@ static int error_for(struct bus *b, sd_bus_error *error, int r, const char *enoe
         case -EINVAL:
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, _("Invalid arguments."));
         default:
-                return sd_bus_error_set_errnof(error, r, _("Request failed: %s"), strerror(-r));
+                break;
         }
+        return sd_bus_error_set_errnof(error, r, _("Request failed: %s"), strerror(-r));
 }
 
 int bus_error_from_errno(struct bus *b, sd_bus_error *error, int r, const char *enoent_error) {

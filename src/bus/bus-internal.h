@@ -21,6 +21,8 @@
 #define BUS_ERROR_NO_SUCH_LEASE "org.raftd1.NoSuchLease"
 #define BUS_ERROR_NO_SUCH_MEMBER "org.raftd1.NoSuchMember"
 #define BUS_ERROR_BUSY "org.raftd1.Busy"
+#define BUS_ERROR_MEMBER_EXISTS "org.raftd1.MemberExists"
+#define BUS_ERROR_ALREADY_VOTER "org.raftd1.AlreadyVoter"
 
 struct bus_acl_owned {
         uid_t *uids;

@@ -60,6 +60,8 @@ struct error_map {
 static const struct error_map error_maps[] = {
         { "org.raftd1.NoSuchKey", CTL_EXIT_NOT_FOUND, N_("the key does not exist"), false },
         { "org.raftd1.NoSuchMember", CTL_EXIT_NOT_FOUND, N_("no such member in the cluster configuration"), false },
+        { "org.raftd1.MemberExists", CTL_EXIT_FAILURE, N_("the server is already a member of the cluster"), false },
+        { "org.raftd1.AlreadyVoter", CTL_EXIT_FAILURE, N_("the member is already a voter"), false },
         { "org.raftd1.NoSuchLease", CTL_EXIT_NOT_FOUND, N_("no such lease: never granted, revoked or expired"),
           false },
         { "org.raftd1.Unavailable", CTL_EXIT_UNAVAILABLE,

@@ -48,6 +48,7 @@ static const struct config_key config_keys[] = {
         KEY("Limits", "MaxKeyLength", VALUE_SIZE, max_key_len, 1024 * 1024),
         KEY("Limits", "MaxValueSize", VALUE_SIZE, max_value_size, 64 * 1024 * 1024),
         KEY("Limits", "SnapshotEntries", VALUE_COUNT, snapshot_entries, UINT64_MAX),
+        KEY("Limits", "SnapshotTrailingEntries", VALUE_COUNT, snapshot_trailing, UINT64_MAX),
         KEY("Timeouts", "HeartbeatSec", VALUE_TIMESPAN_MS, heartbeat_ms, UINT32_MAX),
         KEY("Timeouts", "ElectionSec", VALUE_TIMESPAN_MS, election_ms, UINT32_MAX),
         KEY("Timeouts", "RequestSec", VALUE_TIMESPAN_MS, request_timeout_ms, UINT32_MAX),
@@ -460,6 +461,7 @@ void daemon_config_to_node(const struct daemon_config *c, struct raftd_config *o
         out->request_timeout_ms = (uint32_t) c->request_timeout_ms;
         out->session_ttl_ms = c->session_ttl_ms;
         out->snapshot_entries = c->snapshot_entries;
+        out->snapshot_trailing = c->snapshot_trailing;
         out->max_key_len = c->max_key_len;
         out->max_value_size = c->max_value_size;
 }

@@ -7,6 +7,7 @@
  *   [Node]     Id= Listen= DataDirectory= ClusterKeyFile= Join= LogLevel=
  *   [Peers]    one line per initial voter: <id>=<host>:<port>
  *   [Limits]   MaxKeyLength= MaxValueSize= SnapshotEntries=
+ *              SnapshotTrailingEntries=
  *   [Timeouts] HeartbeatSec= ElectionSec= RequestSec= SessionTTLSec=
  *   [Access]   ReadUsers= WriteUsers= LockUsers= AdminUsers=
  *   [Bus]      Address= UserBus=
@@ -58,6 +59,7 @@ struct daemon_config {
         uint64_t max_key_len;
         uint64_t max_value_size;
         uint64_t snapshot_entries;
+        uint64_t snapshot_trailing; /* 0: the library's default */
 
         uint64_t heartbeat_ms;
         uint64_t election_ms;

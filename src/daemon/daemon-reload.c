@@ -59,6 +59,7 @@ static void keep_fixed(struct manager *m, struct daemon_config *n, struct daemon
         KEEP_STRING(n, o, key_file, "ClusterKeyFile=");
         KEEP_NUMBER(n, o, join, "Join=");
         KEEP_NUMBER(n, o, snapshot_entries, "SnapshotEntries=");
+        KEEP_NUMBER(n, o, snapshot_trailing, "SnapshotTrailingEntries=");
         KEEP_NUMBER(n, o, heartbeat_ms, "HeartbeatSec=");
         KEEP_NUMBER(n, o, election_ms, "ElectionSec=");
         KEEP_NUMBER(n, o, request_timeout_ms, "RequestSec=");

@@ -50,11 +50,19 @@ int raftd_member_change(struct raftd_node *n, enum raftd_member_op op, uint64_t 
         if (id == 0 || op < RAFTD_MEMBER_ADD_LEARNER || op > RAFTD_MEMBER_REMOVE)
                 return -EINVAL;
         if (op == RAFTD_MEMBER_ADD_LEARNER) {
+                const struct raft_config *conf = raft_config_current(n->raft);
                 char host[64];
                 uint16_t port;
 
                 if (!address || node_parse_address(address, host, sizeof(host), &port) < 0)
                         return -EINVAL;
+                /* A refused add must change nothing: the address below is
+                 * written before the leader's core could say "exists", and
+                 * a new address for a running member makes every node
+                 * redial it (a retried add, or a typo, would cut it off). */
+                for (unsigned i = 0; i < conf->n; i++)
+                        if (conf->servers[i].id == id)
+                                return -EEXIST;
         }
         c = calloc(1, sizeof(*c));
         if (!c)

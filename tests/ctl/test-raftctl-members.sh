@@ -27,6 +27,11 @@ expect_status 2 ctl 1 members promote four
 expect_status 3 ctl 1 members remove 9
 ctl 1 members add 4 "127.0.0.1:$port4"
 wait_for 30 member4 "any(m['id'] == 4 and not m['voter'] for m in d['members'])"
+# Again (what a retry after a lost answer meets): a clear refusal, exit 1,
+# that changes nothing, the replicated address book included.
+out=$(ctl 2 members add 4 "127.0.0.1:1" 2>&1) && fail "a second add of 4 succeeded"
+[[ "$out" == *"already a member"* ]] || fail "a second add of 4 did not say it is a member already: $out"
+expect "$(ctl 1 get /raftd/members/4)" "127.0.0.1:$port4"
 ctl 2 status | grep -q -E '^4 +learner ' || fail "status does not show 4 as a learner: $(ctl 2 status)"
 
 # The learner knows no peer: the leader dials it from the address given to
@@ -36,6 +41,9 @@ wait_for 30 member4 "any(m['id'] == 4 and m['reachable'] for m in d['members'])"
 promote() { ctl 1 members promote 4; }
 wait_for 60 promote
 wait_for 30 member4 "len(d['members']) == 4 and all(m['voter'] for m in d['members'])"
+expect_status 1 ctl 1 members promote 4
+out=$(ctl 1 members promote 4 2>&1) || true
+[[ "$out" == *"already a voter"* ]] || fail "a second promote of 4 did not say it is a voter already: $out"
 ctl 4 put /from/node4 yes >/dev/null
 expect "$(ctl 1 get /from/node4)" yes
 ctl 1 members remove 4

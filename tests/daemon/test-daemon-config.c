@@ -57,6 +57,7 @@ static void good_file_sets_every_key(void **state) {
                                    "MaxKeyLength=512\n"
                                    "MaxValueSize=64K\n"
                                    "SnapshotEntries=500\n"
+                                   "SnapshotTrailingEntries=2000\n"
                                    "[Timeouts]\n"
                                    "HeartbeatSec=50ms\n"
                                    "ElectionSec=1.5s\n"
@@ -85,6 +86,7 @@ static void good_file_sets_every_key(void **state) {
         assert_int_equal(c.max_key_len, 512);
         assert_int_equal(c.max_value_size, 64 * 1024);
         assert_int_equal(c.snapshot_entries, 500);
+        assert_int_equal(c.snapshot_trailing, 2000);
         assert_int_equal(c.heartbeat_ms, 50);
         assert_int_equal(c.election_ms, 1500);
         assert_int_equal(c.request_timeout_ms, 90000);

@@ -501,7 +501,7 @@ static void node_whose_storage_fails_while_running_exits_3_naming_the_cause(void
 
         /* Idle nodes still write: session keep-alives every 100 ms. */
         for (unsigned id = 1; id <= NODES; id++)
-                write_config(c, id, id, "[Limits]\nSnapshotEntries=8\n[Timeouts]\nSessionTTLSec=300ms\n");
+                write_config(c, id, id, "[Limits]\nSnapshotEntries=8\nSnapshotTrailingEntries=4\n[Timeouts]\nSessionTTLSec=300ms\n");
         start_all_and_await_ready(c);
         leader = await_leader(c, 0);
         f = leader == 1 ? 2 : 1;

@@ -142,8 +142,12 @@ static void start(struct fixture *f, raft_id id, bool join) {
         c.request_timeout_ms = 4000;
         c.log = log_line;
         c.log_userdata = (void *) (uintptr_t) id;
-        if (f->snapshot_entries)
+        if (f->snapshot_entries) {
+                /* These tests want snapshots sent to a node a few dozen
+                 * entries behind. */
                 c.snapshot_entries = f->snapshot_entries;
+                c.snapshot_trailing = f->snapshot_entries / 2;
+        }
         if (f->session_ttl_ms)
                 c.session_ttl_ms = f->session_ttl_ms;
         assert_int_equal(raftd_node_new(f->loop, &c, &f->nodes[id]), 0);

@@ -39,7 +39,9 @@ PARTITIONS = ["partition-majority", "isolate-leader", "bridge", "one-way", "loss
 KILLS = ["kill-one", "kill-leader", "kill-majority", "kill-all", "pause-leader"]
 SCENARIOS = {
     "register": dict(nodes=5, clients=5, nemesis=PARTITIONS + KILLS),
-    "set": dict(nodes=3, clients=3, nemesis=PARTITIONS + KILLS),
+    # Membership changes (a spare joins, is promoted, a voter is removed,
+    # wiped and may join again) under partitions, loss and kills.
+    "set": dict(nodes=3, clients=3, nemesis=PARTITIONS + KILLS + ["membership"]),
     # No snapshots: a snapshot install on the watcher's node would hide
     # changes from it (docs/fault-testing.md).
     "eo": dict(nodes=3, clients=4, nemesis=PARTITIONS + ["kill-one", "kill-leader", "pause-leader"],

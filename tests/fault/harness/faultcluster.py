@@ -141,8 +141,6 @@ class Cluster:
         self.verbose = verbose
         self.voters = list(ids)
         self.nodes = {i: Node(self, i) for i in list(ids) + list(spare_ids)}
-        # Nodes that left the cluster: stopped on purpose, not crashed.
-        self.removed = set()
 
     def start(self):
         with open(os.open(self.key, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
@@ -154,7 +152,7 @@ class Cluster:
             self.nodes[i].start()
 
     def members(self):
-        return [self.nodes[i] for i in self.voters if i not in self.removed]
+        return [self.nodes[i] for i in self.voters]
 
     def live(self):
         return [n for n in self.nodes.values() if n.running() and not n.paused]

@@ -4,6 +4,7 @@ while and then healed.  Every action is logged with its CLOCK_MONOTONIC
 time so that it can be read next to the history."""
 
 import os
+import shutil
 import signal
 import time
 
@@ -26,6 +27,7 @@ class Nemesis:
         self.pause_client = pause_client
         self.spare = [i for i in cluster.nodes if i not in cluster.voters]
         self.problems = []
+        self.last_catch_up = None
 
     def log(self, text):
         line = f"{time.monotonic_ns()} nemesis {text}"
@@ -194,16 +196,17 @@ class Nemesis:
         node.start()
         address = f"{self.net.address(new)}:7000"
         self.log(f"membership: start node {new} (Join=yes), AddMember {new} {address}")
-        if not self.admin("AddMember", "tst", new, address, 0):
+        if not self.admin("AddMember", "tst", new, address, 0, done_if="already a member"):
             self.problems.append(f"membership: AddMember {new} did not succeed")
             node.kill()
             return
         if not self.caught_up(node, 20):
-            self.problems.append(f"membership: learner {new} did not catch up within 20 s")
+            self.problems.append(f"membership: learner {new} did not catch up within 20 s "
+                                 f"(last seen: leader's commit index, learner's applied index {self.last_catch_up})")
             self.admin("RemoveMember", "tt", new, 0)
             node.kill()
             return
-        if not self.admin("PromoteMember", "tt", new, 0):
+        if not self.admin("PromoteMember", "tt", new, 0, done_if="already a voter"):
             self.problems.append(f"membership: PromoteMember {new} did not succeed")
             return
         self.cluster.voters.append(new)
@@ -212,9 +215,18 @@ class Nemesis:
         if not self.admin("RemoveMember", "tt", victim, 0, done_if="No such member"):
             self.problems.append(f"membership: RemoveMember {victim} did not succeed")
             return
-        self.cluster.removed.add(victim)
         self.cluster.nodes[victim].kill()
-        self.log(f"membership: removed and stopped {victim}")
+        self.recycle(victim)
+
+    def recycle(self, victim):
+        """A removed node comes back later as a new, empty member with the
+        same id (and address): a long run keeps changing membership instead
+        of using up its one spare, and a re-added id must not meet anything
+        the cluster kept from its last life."""
+        self.cluster.voters.remove(victim)
+        shutil.rmtree(self.cluster.nodes[victim].dir, ignore_errors=True)
+        self.spare.append(victim)
+        self.log(f"membership: removed, stopped and wiped {victim}; it may join again")
 
     def admin(self, method, signature, *args, tries=20, done_if=None):
         """A Cluster method through whichever node answers, retried while
@@ -242,6 +254,7 @@ class Nemesis:
             leader = self.leader()
             commit = self.cluster.nodes[leader].prop("CommitIndex") if leader else None
             applied = node.prop("AppliedIndex")
+            self.last_catch_up = (commit, applied)
             if commit is not None and applied is not None and applied >= commit:
                 return True
             time.sleep(0.3)
