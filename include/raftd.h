@@ -174,7 +174,9 @@ int raftd_unwatch(struct raftd_node *n, uint64_t handle);
  * state under "/raftd/members/<id>", so every node can reach it), then
  * promoted to voter; promotion waits until the learner has caught up.
  * The callback runs once the configuration change is committed; its
- * revision is the index of the configuration entry. */
+ * revision is the index of the configuration entry.  Errors: -EEXIST for
+ * adding a member (at once if this node knows it, else from the leader),
+ * -EALREADY for promoting a voter, -ENOENT for an unknown id. */
 enum raftd_member_op {
         RAFTD_MEMBER_ADD_LEARNER = 1,
         RAFTD_MEMBER_PROMOTE,
