@@ -149,9 +149,8 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         struct bus *b = userdata;
         const char *name, *sender, *comm = "";
         uint64_t timeout_usec, flags, timeout_ms;
+        struct bus_sender who;
         struct bus_lock *l;
-        uid_t uid = (uid_t) -1;
-        pid_t pid = 0;
         int r;
 
         r = sd_bus_message_read(m, "stt", &name, &timeout_usec, &flags);
@@ -168,21 +167,20 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
 
-        /* Who holds it, for Lock.List; the creds are informational except the uid. */
-        r = bus_authorize_creds(b, m, BUS_ACCESS_LOCK,
-                                SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_UNIQUE_NAME | SD_BUS_CREDS_AUGMENT,
-                                &creds, error);
-        if (r < 0)
+        /* Who holds it, for Lock.List; informational except the uid. */
+        r = bus_authorize_sender(b, m, BUS_ACCESS_LOCK, &who, error);
+        if (r != 0)
                 return r;
-        (void) sd_bus_creds_get_euid(creds, &uid);
-        (void) sd_bus_creds_get_pid(creds, &pid);
-        (void) sd_bus_creds_get_comm(creds, &comm);
+        /* The command as the caller's process is named now: read from
+         * /proc, which does not block. */
+        if (who.pid > 0 && sd_bus_creds_new_from_pid(&creds, who.pid, SD_BUS_CREDS_COMM) >= 0)
+                (void) sd_bus_creds_get_comm(creds, &comm);
         sender = sd_bus_message_get_sender(m);
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                                         _("Locks need a bus connection with a unique name."));
-        if (asprintf(&owner, "%" PRIu64 "/%s/%u/%u/%s", node_id(b), sender, (unsigned) uid,
-                     (unsigned) pid, comm ?: "") < 0)
+        if (asprintf(&owner, "%" PRIu64 "/%s/%u/%u/%s", node_id(b), sender, (unsigned) who.uid,
+                     (unsigned) who.pid, comm ?: "") < 0)
                 return -ENOMEM;
 
         l = calloc(1, sizeof(*l));
@@ -287,7 +285,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_READ, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         r = sd_bus_message_new_method_return(m, &reply);
