@@ -45,11 +45,11 @@ struct bus_caller *bus_callers_get(struct bus_callers *c, const char *name) {
 static void known_unlink(struct bus_callers *c, struct bus_caller *p) {
         if (p->older)
                 p->older->newer = p->newer;
-        else if (c->oldest == p)
+        else
                 c->oldest = p->newer;
         if (p->newer)
                 p->newer->older = p->older;
-        else if (c->newest == p)
+        else
                 c->newest = p->older;
         p->older = p->newer = NULL;
 }
@@ -87,12 +87,13 @@ int bus_callers_add(struct bus_callers *c, const char *name, struct bus_caller *
         struct bus_caller *p;
         size_t i;
 
-        /* At the bound the longest-known caller is forgotten: its next call
-         * asks the driver again.  Callers still waiting for their answer
-         * are never dropped (their calls are parked on the entry); there is
+        /* At the bound the longest-known callers are forgotten: their next
+         * call asks the driver again.  Callers still waiting for their
+         * answer are never dropped (their calls are parked on the entry),
+         * so they may take the count over the bound for a while; there is
          * at most one per connection with calls in flight, which the bus
          * daemon itself limits. */
-        if (c->n >= c->max && c->oldest)
+        while (c->n >= c->max && c->oldest)
                 bus_callers_remove(c, c->oldest);
 
         p = calloc(1, sizeof(*p));

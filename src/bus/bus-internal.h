@@ -117,7 +117,7 @@ void bus_loop_stop(struct bus *b);
 /* bus-creds-cache.c */
 void bus_callers_init(struct bus_callers *c, size_t max);
 struct bus_caller *bus_callers_get(struct bus_callers *c, const char *name);
-/* A new entry, not yet known; at the bound the oldest known one goes. */
+/* A new entry, not yet known; at the bound the oldest known ones go. */
 int bus_callers_add(struct bus_callers *c, const char *name, struct bus_caller **ret);
 void bus_callers_learned(struct bus_callers *c, struct bus_caller *p, uid_t uid, pid_t pid);
 /* Frees the entry; its parked calls are dropped unanswered. */
