@@ -60,8 +60,13 @@ struct outcome {
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *unused) {
         struct outcome *o = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-        const char *sig = sd_bus_message_get_signature(m, true);
+        const sd_bus_error *e;
+        const char *sig;
+
+        if (!o)
+                return 0;
+        e = sd_bus_message_get_error(m);
+        sig = sd_bus_message_get_signature(m, true);
 
         o->done = true;
         if (e) {
@@ -292,11 +297,35 @@ static void test_cached_callers_go_with_their_connections_and_stay_under_the_bou
         await_no_cached_callers();
 }
 
+/* Callers that send and leave at once: the driver's answer comes after the
+ * name went (or says it is gone); their parked calls are answered into the
+ * void or refused, and nothing of them stays. */
+static void test_callers_that_leave_before_the_answer_leave_nothing_behind(void **state) {
+        struct outcome o = {};
+        sd_bus *bus;
+
+        await_no_cached_callers();
+        for (unsigned i = 0; i < 30; i++) {
+                bus = cluster_client(&cluster, 1);
+                for (unsigned j = 0; j < 3; j++)
+                        assert_true(send_put(bus, "/auth/gone", "bye", NULL) >= 0);
+                sd_bus_flush_close_unref(bus);
+        }
+        await_no_cached_callers();
+
+        bus = cluster_client(&cluster, 1);
+        assert_true(send_get(bus, "/auth/k", &o) >= 0);
+        assert_true(await_outcomes(bus, &o, 1));
+        assert_true(strncmp(o.text, "value ", 6) == 0);
+        sd_bus_flush_close_unref(bus);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_refused_caller_gets_the_reason_for_every_pipelined_first_call),
                 cmocka_unit_test(test_pipelined_put_then_cas_from_a_new_connection_run_in_order),
                 cmocka_unit_test(test_cached_callers_go_with_their_connections_and_stay_under_the_bound),
+                cmocka_unit_test(test_callers_that_leave_before_the_answer_leave_nothing_behind),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
