@@ -230,7 +230,7 @@ static int authorize(struct bus *b, sd_bus_message *m, enum bus_access access, b
                 if (r < 0)
                         return r;
                 if (ret)
-                        *ret = (struct bus_sender) { .uid = p->uid, .pid = p->pid };
+                        *ret = (struct bus_sender) { .uid = p->uid, .pid = p->pid, .gone = p->gone };
                 return 0;
         }
         /* Nobody needs the uid then; but behind calls still waiting for it,
@@ -277,6 +277,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 return 0;
         if (name[0] != ':' || new_owner[0] != 0)
                 return 0;
+        bus_locks_caller_gone(b, name);
         p = bus_callers_get(&b->callers, name);
         if (!p)
                 return 0;

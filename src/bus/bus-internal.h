@@ -78,6 +78,7 @@ struct bus_callers {
 struct bus_sender {
         uid_t uid;
         pid_t pid; /* 0 if the driver did not say */
+        bool gone; /* its name left while the call waited for the uid */
 };
 
 struct bus {
@@ -167,6 +168,8 @@ void bus_kv_changed(void *userdata, const struct raftd_change *c);
 /* bus-lock.c */
 extern const sd_bus_vtable bus_lock_vtable[];
 void bus_locks_free_all(struct bus *b);
+/* The driver says the unique name left: withdraw or release its locks. */
+void bus_locks_caller_gone(struct bus *b, const char *name);
 
 /* bus-cluster.c */
 extern const sd_bus_vtable bus_cluster_vtable[];
