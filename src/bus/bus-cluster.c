@@ -171,7 +171,7 @@ static int member_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, 
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_ADMIN, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_MEMBER);
@@ -206,7 +206,7 @@ static int method_transfer_leadership(sd_bus_message *m, void *userdata, sd_bus_
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_ADMIN, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_MEMBER);
@@ -229,7 +229,7 @@ static int method_snapshot(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_ADMIN, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, NULL);
@@ -267,7 +267,7 @@ static int method_backup(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                         _("Argument 'fd' must be opened for writing."));
 
         r = bus_authorize(b, m, BUS_ACCESS_ADMIN, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);

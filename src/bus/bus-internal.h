@@ -42,6 +42,47 @@ struct bus_call {
 
 struct bus_lock;
 
+/* A method call waiting for its sender's credentials: run again through
+ * its handler once the bus driver has answered. */
+struct bus_parked {
+        sd_bus_message *message;
+        sd_bus_message_handler_t handler;
+        void *userdata;
+        struct bus_parked *next;
+};
+
+/* What the bus driver said about one caller (a unique name).  Until
+ * known, the question is out and the caller's calls wait in arrival
+ * order. */
+struct bus_caller {
+        char *name;
+        struct bus *bus;
+        uid_t uid;
+        pid_t pid;
+        bool known;
+        bool gone; /* the name left while the question was out */
+        sd_bus_slot *question;
+        struct bus_parked *parked, *parked_last;
+        struct bus_caller *hash_next;
+        struct bus_caller *older, *newer; /* known callers, oldest first */
+};
+
+#define BUS_CALLERS_BUCKETS 1024
+#define BUS_CALLERS_MAX_DEFAULT 4096
+
+struct bus_callers {
+        struct bus_caller *buckets[BUS_CALLERS_BUCKETS];
+        struct bus_caller *oldest, *newest;
+        size_t n, max;
+};
+
+/* What a method handler learns about an authorized caller. */
+struct bus_sender {
+        uid_t uid;
+        pid_t pid; /* 0 if the driver did not say */
+        bool gone; /* its name left while the call waited for the uid */
+};
+
 struct bus {
         struct ev_loop *loop;
         struct raftd_node *node;
@@ -67,21 +108,40 @@ struct bus {
 
         struct bus_call *calls;
         struct bus_lock *locks;
+
+        struct bus_callers callers;
+        sd_bus_slot *callers_gone;
 };
 
 /* bus-loop.c */
 void bus_loop_start(struct bus *b);
 void bus_loop_stop(struct bus *b);
 
+/* bus-creds-cache.c */
+void bus_callers_init(struct bus_callers *c, size_t max);
+struct bus_caller *bus_callers_get(struct bus_callers *c, const char *name);
+/* A new entry, not yet known; at the bound the oldest known ones go. */
+int bus_callers_add(struct bus_callers *c, const char *name, struct bus_caller **ret);
+void bus_callers_learned(struct bus_callers *c, struct bus_caller *p, uid_t uid, pid_t pid);
+/* Frees the entry; its parked calls are dropped unanswered. */
+void bus_callers_remove(struct bus_callers *c, struct bus_caller *p);
+void bus_callers_done(struct bus_callers *c);
+
 /* bus-auth.c */
 int bus_acl_copy(struct bus_acl_owned dst[_BUS_ACCESS_MAX], const struct bus_acl src[_BUS_ACCESS_MAX]);
 void bus_acl_done(struct bus_acl_owned acl[_BUS_ACCESS_MAX]);
-/* 0 when the sender may; otherwise replies AccessDenied-ready error set in *error. */
+/* Watch the driver for callers that leave, so their entries go. */
+int bus_callers_watch(struct bus *b);
+/* Call from a method handler, and return r from it unless r == 0.
+ *   0: the sender may;
+ *   > 0: the sender's uid is not known yet: the call is parked and the
+ *        handler runs again from the start (message rewound) once the
+ *        bus driver has answered, or the call is refused then;
+ *   < 0: refused, the AccessDenied error that says why is in *error. */
 int bus_authorize(struct bus *b, sd_bus_message *m, enum bus_access access, sd_bus_error *error);
-/* The same, and on success the sender's credentials with at least mask
- * (one query to the bus driver for both). */
-int bus_authorize_creds(struct bus *b, sd_bus_message *m, enum bus_access access, uint64_t mask,
-                        sd_bus_creds **ret_creds, sd_bus_error *error);
+/* The same, and on success the sender's uid and pid. */
+int bus_authorize_sender(struct bus *b, sd_bus_message *m, enum bus_access access, struct bus_sender *ret,
+                         sd_bus_error *error);
 
 /* bus-call.c */
 struct bus_call *bus_call_new(struct bus *b, sd_bus_message *m, const char *enoent_error);
@@ -110,6 +170,8 @@ void bus_kv_changed(void *userdata, const struct raftd_change *c);
 /* bus-lock.c */
 extern const sd_bus_vtable bus_lock_vtable[];
 void bus_locks_free_all(struct bus *b);
+/* The driver says the unique name left: withdraw or release its locks. */
+void bus_locks_caller_gone(struct bus *b, const char *name);
 
 /* bus-cluster.c */
 extern const sd_bus_vtable bus_cluster_vtable[];

@@ -62,7 +62,7 @@ static int method_put(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_WRITE, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);
@@ -112,7 +112,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_READ, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
@@ -139,7 +139,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_WRITE, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
@@ -201,7 +201,7 @@ static int method_compare_and_swap(sd_bus_message *m, void *userdata, sd_bus_err
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_WRITE, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         /* An empty present value still needs a non-NULL pointer: NULL means absent. */
@@ -292,7 +292,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 limit = KV_LIST_MAX;
 
         r = bus_authorize(b, m, BUS_ACCESS_READ, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_KEY);
@@ -320,7 +320,7 @@ static int method_grant_lease(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_WRITE, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);
@@ -344,7 +344,7 @@ static int lease_method(sd_bus_message *m, struct bus *b, sd_bus_error *error, b
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_WRITE, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         c = bus_call_new(b, m, BUS_ERROR_NO_SUCH_LEASE);

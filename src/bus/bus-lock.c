@@ -6,7 +6,12 @@
  * read end sees EOF and the lock is released cluster-wide.  The caller's
  * bus connection is tracked too, so a caller that disconnects while
  * waiting withdraws its request, and one that disconnects while holding
- * releases it even if it passed the fd on.
+ * releases it even if it passed the fd on.  The tracking is the driver's
+ * NameOwnerChanged that bus-auth.c watches anyway: no match and no name
+ * check per lock (sd_bus_track's would be two bus round trips, one of them
+ * synchronous).  A name cannot go before its Acquire is read: the bus
+ * daemon delivers the call first; a call that waited for its sender's uid
+ * while the sender left is refused (bus_sender.gone).
  */
 
 #include <fcntl.h>
@@ -22,7 +27,7 @@ struct bus_lock {
         struct bus *bus;
         uint64_t handle;
         sd_bus_message *request; /* until answered */
-        sd_bus_track *track;
+        char *sender; /* the caller's unique name */
         int fd; /* our end: the read end of the pipe once granted */
         ev_io io;
         bool releasing;
@@ -41,7 +46,7 @@ static struct bus_lock *bus_lock_free(struct bus_lock *l) {
         ev_io_stop(l->bus->loop, &l->io);
         if (l->fd >= 0)
                 (void) close(l->fd);
-        sd_bus_track_unref(l->track);
+        free(l->sender);
         sd_bus_message_unref(l->request);
         free(l);
         return NULL;
@@ -72,11 +77,18 @@ static void on_fd(struct ev_loop *loop, ev_io *w, int revents) {
         bus_lock_release(l, n == 0 ? _("every copy of the lock fd was closed") : _("reading the lock fd failed"));
 }
 
-static int on_caller_gone(sd_bus_track *track, void *userdata) {
-        struct bus_lock *l = userdata;
+void bus_locks_caller_gone(struct bus *b, const char *name) {
+        /* From the head again after each release: a release may end other
+         * requests of the list through their callbacks. */
+        for (;;) {
+                struct bus_lock *l = b->locks;
 
-        bus_lock_release(l, _("the caller's bus connection closed"));
-        return 0;
+                while (l && !(l->sender && strcmp(l->sender, name) == 0))
+                        l = l->next;
+                if (!l)
+                        return;
+                bus_lock_release(l, _("the caller's bus connection closed"));
+        }
 }
 
 static void on_lost(void *userdata) {
@@ -149,9 +161,8 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         struct bus *b = userdata;
         const char *name, *sender, *comm = "";
         uint64_t timeout_usec, flags, timeout_ms;
+        struct bus_sender who;
         struct bus_lock *l;
-        uid_t uid = (uid_t) -1;
-        pid_t pid = 0;
         int r;
 
         r = sd_bus_message_read(m, "stt", &name, &timeout_usec, &flags);
@@ -168,21 +179,24 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
 
-        /* Who holds it, for Lock.List; the creds are informational except the uid. */
-        r = bus_authorize_creds(b, m, BUS_ACCESS_LOCK,
-                                SD_BUS_CREDS_PID | SD_BUS_CREDS_COMM | SD_BUS_CREDS_UNIQUE_NAME | SD_BUS_CREDS_AUGMENT,
-                                &creds, error);
-        if (r < 0)
+        /* Who holds it, for Lock.List; informational except the uid. */
+        r = bus_authorize_sender(b, m, BUS_ACCESS_LOCK, &who, error);
+        if (r != 0)
                 return r;
-        (void) sd_bus_creds_get_euid(creds, &uid);
-        (void) sd_bus_creds_get_pid(creds, &pid);
-        (void) sd_bus_creds_get_comm(creds, &comm);
+        /* It left while its uid was being asked for: nobody to hand the
+         * lock to, and its NameOwnerChanged has been seen already. */
+        if (who.gone)
+                return sd_bus_error_set(error, SD_BUS_ERROR_DISCONNECTED, _("The caller has left the bus."));
+        /* The command as the caller's process is named now: read from
+         * /proc, which does not block. */
+        if (who.pid > 0 && sd_bus_creds_new_from_pid(&creds, who.pid, SD_BUS_CREDS_COMM) >= 0)
+                (void) sd_bus_creds_get_comm(creds, &comm);
         sender = sd_bus_message_get_sender(m);
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
                                         _("Locks need a bus connection with a unique name."));
-        if (asprintf(&owner, "%" PRIu64 "/%s/%u/%u/%s", node_id(b), sender, (unsigned) uid,
-                     (unsigned) pid, comm ?: "") < 0)
+        if (asprintf(&owner, "%" PRIu64 "/%s/%u/%u/%s", node_id(b), sender, (unsigned) who.uid,
+                     (unsigned) who.pid, comm ?: "") < 0)
                 return -ENOMEM;
 
         l = calloc(1, sizeof(*l));
@@ -196,13 +210,11 @@ static int method_acquire(sd_bus_message *m, void *userdata, sd_bus_error *error
                 b->locks->prev = l;
         b->locks = l;
 
-        r = sd_bus_track_new(b->bus, &l->track, on_caller_gone, l);
-        if (r >= 0)
-                r = sd_bus_track_add_sender(l->track, m);
-        if (r < 0) {
+        l->sender = strdup(sender);
+        if (!l->sender) {
                 l->releasing = true;
                 bus_lock_free(l);
-                return r;
+                return -ENOMEM;
         }
         l->request = sd_bus_message_ref(m);
 
@@ -287,7 +299,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return r;
 
         r = bus_authorize(b, m, BUS_ACCESS_READ, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
 
         r = sd_bus_message_new_method_return(m, &reply);

@@ -80,6 +80,8 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
         /* Harmless until the status timer is initialised below. */
         ev_timer_init(&b->status_timer, NULL, 0., 0.);
 
+        bus_callers_init(&b->callers, o->max_cached_callers);
+
         r = bus_acl_copy(b->acl, o->acl);
         if (r < 0)
                 return r;
@@ -88,6 +90,13 @@ int bus_new(struct ev_loop *loop, struct raftd_node *node, const struct bus_opti
         if (r < 0) {
                 log_sink_errno(&b->log, LOG_ERR, r, _("Failed to connect to the D-Bus bus %s: %s"),
                                o->address ?: (o->user_bus ? "user" : "system"), strerror(-r));
+                return r;
+        }
+
+        r = bus_callers_watch(b);
+        if (r < 0) {
+                log_sink_errno(&b->log, LOG_ERR, r, _("Failed to watch the bus for callers that leave: %s"),
+                               strerror(-r));
                 return r;
         }
 
@@ -148,6 +157,10 @@ struct bus *bus_free(struct bus *b) {
         bus_calls_detach(b);
         bus_cluster_stop(b);
         bus_loop_stop(b);
+        /* Calls still waiting for their sender's uid go unanswered, as
+         * every other pending call. */
+        bus_callers_done(&b->callers);
+        b->callers_gone = sd_bus_slot_unref(b->callers_gone);
         if (b->bus) {
                 if (!b->broken)
                         (void) sd_bus_flush(b->bus);

@@ -43,6 +43,9 @@ struct bus_options {
         /* The node's limits, so refusals can name them; 0: libraftd's defaults. */
         size_t max_key_len;
         size_t max_value_size;
+        /* How many callers' credentials to keep (one entry per connection
+         * that called; the longest-known goes first at the bound); 0: 4096. */
+        size_t max_cached_callers;
         /* The bus owns the node's raftd_on_status() hook and forwards every
          * status here (e.g. for sd_notify STATUS=); optional. */
         void (*status_changed)(void *userdata, const struct raftd_status *s);
@@ -66,3 +69,7 @@ int bus_set_acl(struct bus *b, const struct bus_acl acl[_BUS_ACCESS_MAX]);
  * bus checks arguments against them and refusals name them; 0 keeps a
  * limit. */
 void bus_set_limits(struct bus *b, size_t max_key_len, size_t max_value_size);
+
+/* How many callers' credentials are held now (those still being asked for
+ * included); for tests and diagnostics. */
+size_t bus_cached_callers(const struct bus *b);

@@ -7,11 +7,12 @@
  *       --listen 127.0.0.1:7001 --key cluster.key --peer 1=127.0.0.1:7001 ... \
  *       [--allow-read=UID,UID|*] [--allow-write=...] [--allow-lock=...] [--allow-admin=...]
  *       [--max-key-len=N] [--max-value-size=N] [--acl-file=PATH]
- *       [--snapshot-entries=N] [--request-timeout-ms=N] [--verbose]
+ *       [--snapshot-entries=N] [--request-timeout-ms=N] [--max-cached-callers=N] [--verbose]
  *
  * --acl-file holds lines "read|write|lock|admin UID,UID...|*"; it is read
  * again on SIGHUP (as the daemon reloads its configuration), and the host
- * prints "reloaded" once the new lists are in force.
+ * prints "reloaded" once the new lists are in force.  On SIGUSR1 it prints
+ * "callers N": how many callers' credentials the front end holds.
  *
  * Prints "ready" once the name is owned and the node's client session is
  * registered.  Exits with status 3 if the bus connection breaks.  Stops on SIGTERM or SIGINT, and when stdin is a pipe, on its
@@ -39,7 +40,7 @@ uint64_t raftd_node_session(const struct raftd_node *n);
 struct host {
         struct raftd_node *node;
         ev_io in;
-        ev_signal term, interrupt, hangup;
+        ev_signal term, interrupt, hangup, usr1;
         ev_timer ready_check;
         bool verbose;
         uid_t uids[_BUS_ACCESS_MAX][MAX_UIDS];
@@ -138,8 +139,16 @@ static void on_hangup(struct ev_loop *loop, ev_signal *w, int revents) {
         }
 }
 
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents) {
+        struct host *h = w->data;
+
+        printf("callers %zu\n", bus_cached_callers(h->bus));
+        fflush(stdout);
+}
+
 int main(int argc, char **argv) {
-        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE, OPT_ACL_FILE, OPT_SNAPSHOT_ENTRIES, OPT_REQUEST_TIMEOUT };
+        enum { OPT_BUS = 256, OPT_READ, OPT_WRITE, OPT_LOCK, OPT_ADMIN, OPT_MAX_KEY, OPT_MAX_VALUE, OPT_ACL_FILE, OPT_SNAPSHOT_ENTRIES, OPT_REQUEST_TIMEOUT,
+               OPT_MAX_CACHED_CALLERS };
         static const struct option opts[] = {
                 { "id", required_argument, NULL, 'i' },
                 { "dir", required_argument, NULL, 'd' },
@@ -157,6 +166,7 @@ int main(int argc, char **argv) {
                 { "acl-file", required_argument, NULL, OPT_ACL_FILE },
                 { "snapshot-entries", required_argument, NULL, OPT_SNAPSHOT_ENTRIES },
                 { "request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+                { "max-cached-callers", required_argument, NULL, OPT_MAX_CACHED_CALLERS },
                 {},
         };
         struct raftd_peer peers[16];
@@ -226,6 +236,9 @@ int main(int argc, char **argv) {
                 case OPT_SNAPSHOT_ENTRIES:
                         c.snapshot_entries = strtoull(optarg, NULL, 10);
                         break;
+                case OPT_MAX_CACHED_CALLERS:
+                        o.max_cached_callers = strtoull(optarg, NULL, 10);
+                        break;
                 case OPT_ACL_FILE:
                         h.acl_file = optarg;
                         break;
@@ -277,6 +290,9 @@ int main(int argc, char **argv) {
         ev_signal_init(&h.hangup, on_hangup, SIGHUP);
         h.hangup.data = &h;
         ev_signal_start(loop, &h.hangup);
+        ev_signal_init(&h.usr1, on_usr1, SIGUSR1);
+        h.usr1.data = &h;
+        ev_signal_start(loop, &h.usr1);
         ev_timer_init(&h.ready_check, on_ready_check, 0.01, 0.01);
         h.ready_check.data = &h;
         ev_timer_start(loop, &h.ready_check);
