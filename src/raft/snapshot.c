@@ -119,7 +119,15 @@ void snapshot_handle_result(struct raft *r, const struct raft_message *m) {
         if (!p || p->id == r->o.id)
                 return;
         p->recent_active = true;
-        if (p->state != PROGRESS_SNAPSHOT || res->index != p->snap_index)
+        if (p->state != PROGRESS_SNAPSHOT)
+                return;
+        /* Installed, but an older snapshot than the one this leader went
+         * on to send (it took a newer one meanwhile): good enough when the
+         * log goes on from there.  Ignoring it made a follower chase the
+         * leader's snapshots while writes went on. */
+        if (res->done && res->index != p->snap_index && res->index >= r->log.offset)
+                p->snap_index = res->index;
+        if (res->index != p->snap_index)
                 return;
         if (res->done) {
                 p->match = MAX_U64(p->match, res->index);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One test per Raft rule the core must keep (design.md §4). */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -639,6 +640,71 @@ static void snapshot_transfer_resumes_from_follower_offset_after_loss(void **sta
         cl_free(c);
 }
 
+/* Takes the first queued message of a type from one node to another out
+ * of the network, to be delivered later by hand. */
+static struct raft_message hold_back(struct cl *c, uint8_t type, raft_id from, raft_id to) {
+        for (size_t i = 0; i < c->n_q; i++)
+                if (c->q[i].m.type == type && c->q[i].m.from == from && c->q[i].m.to == to) {
+                        struct raft_message m = c->q[i].m;
+
+                        memmove(c->q + i, c->q + i + 1, (c->n_q - i - 1) * sizeof(*c->q));
+                        c->n_q--;
+                        return m;
+                }
+        fail_msg("no message of type %u from %" PRIu64 " to %" PRIu64 " is queued", type, from, to);
+        return (struct raft_message) {};
+}
+
+/* Found by the fault suite (a learner joining under load with a snapshot
+ * every 100 entries): the leader took a newer snapshot while the follower
+ * installed the one it was sent, went on to send the newer one, and
+ * ignored the follower's "installed" for the older: the follower chased
+ * the leader's snapshots.  The older one is enough when the leader's log
+ * goes on from it. */
+static void follower_that_installed_an_older_snapshot_catches_up_from_the_log(void **state) {
+        struct cl *c = three_with_leader(tune_small_chunks);
+        struct raft_event late = { .type = RAFT_EVENT_RECEIVE };
+        struct raft_message installed;
+        raft_index first, second;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        first = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, first, 0), 0); /* node 3 needs it */
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        for (int i = 0; i < 1000 && raft_snapshot_index(R(c, 3)) != first; i++)
+                if (cl_deliver_all(c, 1) == 0)
+                        cl_advance(c, 100);
+        assert_int_equal(raft_snapshot_index(R(c, 3)), first);
+        /* Its "installed" is late; meanwhile the leader writes on, takes a
+         * newer snapshot (keeping the log from first + 1 on) and starts
+         * sending that one. */
+        installed = hold_back(c, RAFT_MSG_SNAPSHOT_RESULT, 3, 1);
+        assert_true(installed.snapshot_result.done);
+        assert_int_equal(installed.snapshot_result.index, first);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(cl_propose(c, 1, "w"), 0);
+        second = raft_last_index(R(c, 1));
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 1)), second);
+        assert_int_equal(cl_snapshot(c, 1, second, 10), 0);
+        cl_advance(c, 100);
+        assert_non_null(cl_find(c, RAFT_MSG_SNAPSHOT, 3));
+        late.message = &installed;
+        assert_int_equal(cl_step(c, 1, &late), 0);
+        for (int i = 0; i < 20 && raft_commit_index(R(c, 3)) < second; i++) {
+                cl_deliver_all(c, 1000);
+                cl_advance(c, 100);
+        }
+        assert_int_equal(raft_commit_index(R(c, 3)), second);
+        /* From the log, not from the newer snapshot. */
+        assert_int_equal(raft_snapshot_index(R(c, 3)), first);
+        cl_free(c);
+}
+
 static void fill_chunk(struct raft_message *m, uint64_t index) {
         static const char data[4] = "snap";
 
@@ -865,6 +931,7 @@ int main(void) {
                 cmocka_unit_test(snapshot_covered_by_a_matching_log_is_not_installed),
                 cmocka_unit_test(covered_snapshot_is_acknowledged_only_once_durable),
                 cmocka_unit_test(snapshot_transfer_is_not_resumed_from_another_leader),
+                cmocka_unit_test(follower_that_installed_an_older_snapshot_catches_up_from_the_log),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };
