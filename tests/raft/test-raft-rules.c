@@ -745,6 +745,26 @@ static void snapshot_covered_by_a_matching_log_is_not_installed(void **state) {
         cl_free(c);
 }
 
+/* Server 2 of voters {1, 2, 3}, bootstrapped in term 1 with nothing else
+ * in its log: messages are stepped into it by hand. */
+static struct raft *follower_2_of_three_in_term_1(void) {
+        struct raft_config conf = { .n = 3 };
+        uint8_t buf[64];
+        struct raft_entry boot = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
+        struct raft_hard_state hs = { .term = 1 };
+        struct raft_options o;
+        struct raft *r;
+
+        for (unsigned i = 0; i < 3; i++)
+                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
+        raft_config_encode(&conf, buf);
+        boot.data.len = raft_config_encoded_size(&conf);
+        raft_options_default(&o, 2);
+        assert_int_equal(raft_new(&o, &r), 0);
+        assert_int_equal(raft_load(r, &hs, NULL, &boot, 1), 0);
+        return r;
+}
+
 static void fill_append_2_to_4(struct raft_message *m, uint64_t arg) {
         static struct raft_entry e[3] = { { .term = 2, .index = 2, .type = RAFT_ENTRY_NOOP },
                                           { .term = 2, .index = 3, .type = RAFT_ENTRY_NOOP },
@@ -765,22 +785,10 @@ static void fill_chunk_term2(struct raft_message *m, uint64_t index) {
 /* Found by the simulator: "done" for a snapshot the log covers claims the
  * covered entries durable, so it waits for them like an append result. */
 static void covered_snapshot_is_acknowledged_only_once_durable(void **state) {
-        struct raft_config conf = { .n = 3 };
-        uint8_t buf[64];
-        struct raft_entry boot = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
-        struct raft_hard_state hs = { .term = 1 };
         struct raft_event persisted = { .type = RAFT_EVENT_PERSISTED, .now = 100000 };
-        struct raft_options o;
+        struct raft *r = follower_2_of_three_in_term_1();
         struct raft_update u;
-        struct raft *r;
 
-        for (unsigned i = 0; i < 3; i++)
-                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
-        raft_config_encode(&conf, buf);
-        boot.data.len = raft_config_encoded_size(&conf);
-        raft_options_default(&o, 2);
-        assert_int_equal(raft_new(&o, &r), 0);
-        assert_int_equal(raft_load(r, &hs, NULL, &boot, 1), 0);
         assert_int_equal(step_msg(r, &u, RAFT_MSG_APPEND, 1, 2, fill_append_2_to_4, 0), 0);
         assert_int_equal(u.n_entries, 3); /* to persist; not reported yet */
         assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 1, 2, fill_chunk_term2, 3), 0);
@@ -819,21 +827,8 @@ static uint64_t snapshot_reply_offset(const struct raft_update *u) {
  * that failed its checksum.  A transfer belongs to one sender in one term:
  * anyone else starts from offset 0. */
 static void snapshot_transfer_is_not_resumed_from_another_leader(void **state) {
-        struct raft_config conf = { .n = 3 };
-        uint8_t buf[64];
-        struct raft_entry boot = { .term = 1, .index = 1, .type = RAFT_ENTRY_CONFIG, .data = { buf, 0 } };
-        struct raft_hard_state hs = { .term = 1 };
-        struct raft_options o;
+        struct raft *r = follower_2_of_three_in_term_1();
         struct raft_update u;
-        struct raft *r;
-
-        for (unsigned i = 0; i < 3; i++)
-                conf.servers[i] = (struct raft_server) { i + 1, RAFT_VOTER };
-        raft_config_encode(&conf, buf);
-        boot.data.len = raft_config_encoded_size(&conf);
-        raft_options_default(&o, 2);
-        assert_int_equal(raft_new(&o, &r), 0);
-        assert_int_equal(raft_load(r, &hs, NULL, &boot, 1), 0);
 
         assert_int_equal(step_msg(r, &u, RAFT_MSG_SNAPSHOT, 1, 2, fill_partial_chunk, 0), 0);
         assert_non_null(u.snapshot_chunk);
