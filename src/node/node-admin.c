@@ -135,6 +135,55 @@ void node_admin_learn_members(struct raftd_node *n) {
         kv_entries_free(e, count);
 }
 
+static void bootstrap_address_stored(struct raftd_node *n, void *ctx, int error, const struct kv_result *res) {
+        if (error < 0 && error != -ECANCELED)
+                log_sink_errno(&n->log, LOG_DEBUG, error, _("Failed to record a member's address, ignoring: %m"));
+}
+
+/* Members of a bootstrapped cluster have their addresses from [Peers], not
+ * from AddMember, so the address book starts without them.  A node that
+ * joined later knows only the book, and a new leader must be able to dial
+ * every member it leads: a member that missed the joiner's address while
+ * cut off cannot dial the joiner either.  So a leader records the [Peers]
+ * addresses of members the book lacks.  Create-only (a CAS expecting no
+ * key): an address an AddMember stored meanwhile, for an id re-added
+ * elsewhere, is never overwritten by an older [Peers] line, whatever this
+ * node has applied when it checks. */
+void node_admin_leader_elected(struct raftd_node *n) {
+        const struct raft_config *conf = raft_config_current(n->raft);
+
+        for (size_t i = 0; i < n->cfg.n_peers; i++) {
+                const struct raftd_peer *p = &n->cfg.peers[i];
+                struct kv_command cas = {
+                        .type = KV_CMD_COMPARE_AND_SWAP,
+                        .expected_present = false,
+                        .new_present = true,
+                };
+                struct kv_value v;
+                char key[64], host[64];
+                uint16_t port;
+                bool member = false;
+                int k;
+
+                for (unsigned j = 0; j < conf->n; j++)
+                        member = member || conf->servers[j].id == p->id;
+                if (!member || !p->address || node_parse_address(p->address, host, sizeof(host), &port) < 0)
+                        continue;
+                snprintf(key, sizeof(key), RAFTD_MEMBERS_PREFIX "%" PRIu64, p->id);
+                k = kv_get(n->kv, key, strlen(key), &v);
+                if (k >= 0) {
+                        kv_value_done(&v);
+                        continue;
+                }
+                cas.key = (struct kv_blob) { (const uint8_t *) key, strlen(key) };
+                cas.value = (struct kv_blob) { (const uint8_t *) p->address, strlen(p->address) };
+                k = node_submit_write(n, node_session_default(n), &cas, bootstrap_address_stored, NULL);
+                if (k < 0)
+                        log_sink_errno(&n->log, LOG_WARNING, k,
+                                       _("Failed to record the address of member %" PRIu64 ", ignoring: %m"), p->id);
+        }
+}
+
 int raftd_members(struct raftd_node *n, struct raftd_member *out, size_t max) {
         const struct raft_config *c = raft_config_current(n->raft);
         struct raft_progress_info progress[RAFT_CONFIG_MAX];

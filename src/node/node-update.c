@@ -245,6 +245,8 @@ static int handle_update(struct raftd_node *n, struct raft_update *u) {
         for (unsigned i = 0; i < u->n_reads_failed; i++)
                 node_requests_read_failed(n, u->reads_failed[i]);
         if (u->role_changed) {
+                if (raft_role(n->raft) == RAFT_LEADER)
+                        node_admin_leader_elected(n);
                 node_requests_role_changed(n);
                 notify_status(n);
         }

@@ -166,6 +166,7 @@ uint64_t raftd_node_session(const struct raftd_node *n);
 /* node-admin.c */
 void node_admin_member_event(struct raftd_node *n, const struct kv_event *e);
 void node_admin_learn_members(struct raftd_node *n);
+void node_admin_leader_elected(struct raftd_node *n);
 
 /* node-net.c */
 int node_net_add_peer(struct raftd_node *n, raft_id id, const char *address);

@@ -42,6 +42,7 @@ struct app {
         char buf[65536];
         size_t len;
         bool verbose;
+        uint64_t id; /* names the node in its log lines: tests run several */
 };
 
 struct pending {
@@ -146,6 +147,8 @@ static void handle_line(struct app *a, char *line) {
                 r = raftd_member_change(a->node, RAFTD_MEMBER_PROMOTE, strtoull(k, NULL, 10), NULL, write_done, p);
         else if (strcmp(op, "remove") == 0 && k)
                 r = raftd_member_change(a->node, RAFTD_MEMBER_REMOVE, strtoull(k, NULL, 10), NULL, write_done, p);
+        else if (strcmp(op, "transfer") == 0 && k)
+                r = raftd_transfer_leadership(a->node, strtoull(k, NULL, 10), write_done, p);
         else if (strcmp(op, "snapshot") == 0)
                 r = raftd_snapshot(a->node, index_done, p);
         if (r < 0) {
@@ -191,7 +194,7 @@ static void log_line(void *userdata, int priority, const char *message) {
         struct app *a = userdata;
 
         if (a->verbose || priority <= 3)
-                fprintf(stderr, "%s\n", message);
+                fprintf(stderr, "node %" PRIu64 ": %s\n", a->id, message);
 }
 
 int main(int argc, char **argv) {
@@ -214,7 +217,7 @@ int main(int argc, char **argv) {
         while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (opt) {
                 case 'i':
-                        c.id = strtoull(optarg, NULL, 10);
+                        c.id = a.id = strtoull(optarg, NULL, 10);
                         break;
                 case 'd':
                         c.data_dir = optarg;

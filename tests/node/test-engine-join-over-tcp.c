@@ -4,10 +4,12 @@
  * log or, once the others compacted theirs, from a snapshot; promoted, it
  * serves a write; removed, it keeps running (and connected) without disturbing
  * the cluster.  Once with the highest id (the leader dials it as usual) and
- * once with the lowest (the leader must dial down to it). */
+ * once with the lowest (the leader must dial down to it).  And a joiner that
+ * went on to lead reaches a member that was down while it was added. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,6 +194,60 @@ static void joiner_catches_up_serves_and_leaves(unsigned joiner, bool compacted)
         procs_destroy(&ps);
 }
 
+static bool leads(struct procs *ps, void *arg) {
+        unsigned id = *(unsigned *) arg;
+        struct answer a;
+
+        return scenario_call(ps, id, &a, 1000, "status") && strcmp(a.kind, "status") == 0 &&
+               a.role == RAFTD_LEADER;
+}
+
+/* The joiner knows addresses only from the replicated address book; the
+ * bootstrapped members have theirs from their peer lists.  A member that was
+ * down while the joiner was added cannot dial it (it never applied the
+ * joiner's address), so once the joiner leads and the old leader is gone
+ * (removed: its queue of appends for the member goes with it), that member
+ * comes back only if the joiner can dial it: its address must be in the book
+ * although nobody ever added it. */
+static void joiner_that_leads_reaches_a_member_that_missed_its_address(void **state) {
+        struct procs ps;
+        struct answer a;
+        unsigned old_leader, missed, joiner = 4;
+
+        scenario_seed("join-then-lead");
+        procs_init(&ps, 4);
+        ps.join[joiner] = true;
+        for (unsigned id = 1; id <= 3; id++)
+                procs_start(&ps, id);
+        assert_true(procs_wait(&ps, procs_all_ready, NULL, DEADLINE_MS));
+        old_leader = procs_leader(&ps, DEADLINE_MS);
+        assert_int_not_equal(old_leader, 0);
+        missed = old_leader == 1 ? 2 : 1;
+        assert_true(scenario_put_range(&ps, old_leader, 0, 10));
+        procs_signal(&ps, missed, SIGKILL);
+
+        procs_start(&ps, joiner);
+        assert_true(scenario_call(&ps, old_leader, &a, 20000, "add %u 127.0.0.1:%d", joiner, ps.ports[joiner]));
+        assert_string_equal(a.kind, "ok");
+        assert_true(procs_wait(&ps, ready, &joiner, DEADLINE_MS));
+        change_until_done(&ps, old_leader, "promote", joiner);
+        assert_true(scenario_call(&ps, old_leader, &a, 20000, "transfer %u", joiner));
+        assert_string_equal(a.kind, "ok");
+        assert_true(procs_wait(&ps, leads, &joiner, DEADLINE_MS));
+        change_until_done(&ps, joiner, "remove", old_leader);
+        procs_signal(&ps, old_leader, SIGKILL);
+        assert_true(scenario_call(&ps, joiner, &a, 20000, "put /while/joiner/leads yes"));
+        assert_string_equal(a.kind, "ok");
+
+        procs_start(&ps, missed);
+        if (!scenario_wait_local(&ps, missed, "/while/joiner/leads", DEADLINE_MS)) {
+                status_of(&ps, missed, &a);
+                fail_msg("node %u did not catch up under leader %u (it names leader %" PRIu64 ")", missed, joiner,
+                         a.leader);
+        }
+        procs_destroy(&ps);
+}
+
 static void joiner_with_the_highest_id_catches_up_from_the_log(void **state) {
         joiner_catches_up_serves_and_leaves(4, false);
 }
@@ -204,6 +260,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(joiner_with_the_highest_id_catches_up_from_the_log),
                 cmocka_unit_test(joiner_with_the_lowest_id_catches_up_from_a_snapshot),
+                cmocka_unit_test(joiner_that_leads_reaches_a_member_that_missed_its_address),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

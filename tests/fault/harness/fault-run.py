@@ -34,6 +34,8 @@ STRIDE = 1000
 RESOURCE_PROCESS = 0
 # How much longer the counter-example may run to show a lost update.
 COUNTER_EXAMPLE_EXTRA_S = 30
+# How much of each node's log a failed run prints.
+FAILED_LOG_LINES = 40
 
 PARTITIONS = ["partition-majority", "isolate-leader", "bridge", "one-way", "loss"]
 KILLS = ["kill-one", "kill-leader", "kill-majority", "kill-all", "pause-leader"]
@@ -252,6 +254,8 @@ class Run:
     def final(self):
         if not self.cluster.await_caught_up(90):
             self.problem("no leader with every node caught up within 90 s after healing")
+            for line in self.cluster.describe():
+                self.say(line)
             return
         node = self.cluster.nodes[self.cluster.voters[0]]
         if self.workload == "register":
@@ -340,6 +344,16 @@ class Run:
             self.say(f"FAILED (seed {self.seed}): no problem containing \"{self.args.expect_problem}\"")
             return 1
         if self.problems:
+            # CI keeps only what was printed: the end of each node's log.
+            for node in self.cluster.nodes.values():
+                self.say(f"the last {FAILED_LOG_LINES} lines of {node.log}:")
+                try:
+                    with open(node.log, errors="replace") as f:
+                        tail = f.readlines()[-FAILED_LOG_LINES:]
+                except OSError:
+                    tail = []
+                for line in tail:
+                    print(f"  {line.rstrip()}")
             self.say(f"FAILED (seed {self.seed}): {len(self.problems)} problems; everything is in {self.dir}")
             return 1
         self.say(f"passed (seed {self.seed})")

@@ -198,6 +198,21 @@ class Cluster:
             time.sleep(0.2)
         return False
 
+    def describe(self):
+        """One line per node: what it says of itself and the cluster, for a
+        report of a cluster that did not settle."""
+        lines = []
+        for n in self.nodes.values():
+            if not n.running():
+                lines.append(f"node {n.id}: not running")
+                continue
+            if n.paused:
+                lines.append(f"node {n.id}: paused")
+                continue
+            state = {p: n.prop(p) for p in ("Role", "Term", "Leader", "CommitIndex", "AppliedIndex", "Members")}
+            lines.append(f"node {n.id}: " + ", ".join(f"{k} {v}" for k, v in state.items()))
+        return lines
+
     def crashes(self):
         """(node, exit status) of every node that ended without being killed."""
         return [(n.id, n.crashed()) for n in self.nodes.values() if n.crashed() is not None]
