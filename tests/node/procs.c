@@ -74,6 +74,8 @@ void procs_start(struct procs *ps, unsigned id) {
         ARG("--key=%s", ps->key);
         if (ps->snapshot_entries)
                 ARG("--snapshot-entries=%" PRIu64, ps->snapshot_entries);
+        if (ps->snapshot_trailing)
+                ARG("--snapshot-trailing=%" PRIu64, ps->snapshot_trailing);
         if (ps->join[id])
                 ARG("--join");
         else

@@ -26,6 +26,7 @@ struct procs {
         char key[96];
         int ports[PROCS_MAX + 1];
         uint64_t snapshot_entries;
+        uint64_t snapshot_trailing; /* log entries kept behind a snapshot; 0: the default */
         /* Started with --join and no peers, and left out of the others'
          * initial peers: a node to be added with raftd_member_change(). */
         bool join[PROCS_MAX + 1];

@@ -203,6 +203,7 @@ int main(int argc, char **argv) {
                 { "listen", required_argument, NULL, 'l' }, { "key", required_argument, NULL, 'k' },
                 { "peer", required_argument, NULL, 'p' }, { "snapshot-entries", required_argument, NULL, 's' },
                 { "verbose", no_argument, NULL, 'v' },    { "join", no_argument, NULL, 'j' },
+                { "snapshot-trailing", required_argument, NULL, 't' },
                 {},
         };
         struct raftd_peer peers[16];
@@ -230,6 +231,9 @@ int main(int argc, char **argv) {
                         break;
                 case 's':
                         c.snapshot_entries = strtoull(optarg, NULL, 10);
+                        break;
+                case 't':
+                        c.snapshot_trailing = strtoull(optarg, NULL, 10);
                         break;
                 case 'v':
                         a.verbose = true;
