@@ -159,6 +159,15 @@ int kv_store_put_new(struct kv *kv, TDB_DATA key, const TDB_DATA *parts, int n_p
 int kv_store_delete(struct kv *kv, TDB_DATA key);
 int kv_store_meta(struct kv *kv);
 
+/* digest.c: kv_digest() in parts, for a walk that does something else too
+ * (the snapshot writer hashes while it copies).  sodium_init() first. */
+struct kv_digest_sum {
+        uint64_t sum[2];
+        uint64_t count;
+};
+void kv_digest_add(struct kv_digest_sum *sum, TDB_DATA key, TDB_DATA data);
+void kv_digest_finish(const struct kv *kv, const struct kv_digest_sum *sum, uint8_t ret[static KV_DIGEST_SIZE]);
+
 /* tables.c */
 int kv_tables_load(struct kv *kv);
 void kv_tables_clear(struct kv *kv);
