@@ -295,7 +295,7 @@ class Run:
                 if p.returncode == 0 or "lost" not in (p.stdout + p.stderr).lower():
                     self.problem("the checker found no lost update in the run without fence checks")
             elif p.returncode == 3:
-                self.problem("the checker could not decide (its search budget ran out; see its output)")
+                self.problem("the checker could not decide (its search budget ran out, or no final read succeeded; see its output)")
             elif p.returncode != 0:
                 self.problem(f"the checker rejected the history (exit status {p.returncode})")
             return
