@@ -237,6 +237,42 @@ finish:
         return r;
 }
 
+/* The newest snapshot becomes n->snap.  The one it replaces stays open
+ * while a follower is still being sent it (an open file outlives its name,
+ * which storage removes), and those no transfer needs any more are closed. */
+static int snapshot_reopen_latest(struct raftd_node *n) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n->n_snap_sending; i++) {
+                struct storage_snapshot *s = n->snap_sending[i];
+
+                if (raft_snapshot_in_transfer(n->raft, storage_snapshot_meta(s)->index))
+                        n->snap_sending[k++] = s;
+                else
+                        storage_snapshot_close(s);
+        }
+        n->n_snap_sending = k;
+        if (n->snap && raft_snapshot_in_transfer(n->raft, storage_snapshot_meta(n->snap)->index)) {
+                struct storage_snapshot **a = reallocarray(n->snap_sending, k + 1, sizeof(*a));
+
+                if (!a)
+                        return -ENOMEM;
+                a[n->n_snap_sending++] = n->snap;
+                n->snap_sending = a;
+                n->snap = NULL;
+        }
+        n->snap = storage_snapshot_close(n->snap);
+        return storage_snapshot_open_latest(n->snaps, &n->snap);
+}
+
+static void snapshots_sending_close(struct raftd_node *n) {
+        for (size_t i = 0; i < n->n_snap_sending; i++)
+                storage_snapshot_close(n->snap_sending[i]);
+        free(n->snap_sending);
+        n->snap_sending = NULL;
+        n->n_snap_sending = 0;
+}
+
 void node_storage_close(struct raftd_node *n) {
         if (n->kv)
                 (void) node_kv_checkpoint(n); /* a failure leaves the file marked dirty */
@@ -244,6 +280,7 @@ void node_storage_close(struct raftd_node *n) {
         n->slog = storage_log_close(n->slog);
         n->meta = storage_meta_close(n->meta);
         n->snap = storage_snapshot_close(n->snap);
+        snapshots_sending_close(n);
         n->snaps = storage_snapshots_close(n->snaps);
         if (n->dir_lock_fd >= 0)
                 (void) close(n->dir_lock_fd);
@@ -317,8 +354,7 @@ static void snapshot_finished(struct raftd_node *n, bool written) {
         else if (index > n->last_snapshot_index) {
                 struct raft_event ev = { .type = RAFT_EVENT_SNAPSHOT_TAKEN };
 
-                n->snap = storage_snapshot_close(n->snap);
-                r = storage_snapshot_open_latest(n->snaps, &n->snap);
+                r = snapshot_reopen_latest(n);
                 if (r >= 0) {
                         /* Apply first: the core keeps the deferred entries
                          * only until it compacts. */
@@ -483,12 +519,18 @@ int node_snapshot_fill_chunk(struct raftd_node *n, struct raft_message *m, void 
         bool done = false;
         ssize_t k;
 
-        if (!n->snap || storage_snapshot_meta(n->snap)->index != c->meta.index)
+        struct storage_snapshot *snap = n->snap && storage_snapshot_meta(n->snap)->index == c->meta.index ? n->snap
+                                                                                                              : NULL;
+
+        for (size_t i = 0; !snap && i < n->n_snap_sending; i++)
+                if (storage_snapshot_meta(n->snap_sending[i])->index == c->meta.index)
+                        snap = n->snap_sending[i];
+        if (!snap)
                 return -ESTALE;
         *buf = malloc(c->chunk_max ? c->chunk_max : 1);
         if (!*buf)
                 return -ENOMEM;
-        k = storage_snapshot_read_chunk(n->snap, c->offset, *buf, c->chunk_max, &done);
+        k = storage_snapshot_read_chunk(snap, c->offset, *buf, c->chunk_max, &done);
         if (k < 0)
                 return (int) k;
         c->data.base = *buf;
@@ -517,8 +559,7 @@ int node_snapshot_receive(struct raftd_node *n, const struct raft_snapshot_chunk
         if (!installed)
                 return log_sink_errno(&n->log, LOG_ERR, EBADMSG, _("Received snapshot at index %" PRIu64 " is incomplete."),
                                       c->meta.index);
-        n->snap = storage_snapshot_close(n->snap);
-        r = storage_snapshot_open_latest(n->snaps, &n->snap);
+        r = snapshot_reopen_latest(n);
         if (r >= 0)
                 r = node_kv_checkpoint(n);
         if (r >= 0)

@@ -75,6 +75,10 @@ struct raftd_node {
         struct storage_meta *meta;
         struct storage_snapshots *snaps;
         struct storage_snapshot *snap; /* newest, open for sending chunks */
+        /* Older snapshots a leader is still sending (see
+         * raft_snapshot_in_transfer()): open, though their files may be gone. */
+        struct storage_snapshot **snap_sending;
+        size_t n_snap_sending;
         struct kv *kv;
         struct node_transport transport;
         struct net_transport *net; /* NULL: no network, or a test transport */

@@ -45,9 +45,10 @@ struct progress {
         raft_index inflight[RAFT_INFLIGHT_CAP];
         unsigned inflight_start;
         unsigned inflight_count;
-        /* Snapshot transfer. */
+        /* Snapshot transfer: the snapshot it began with, kept to the end. */
         raft_index snap_index;
         uint64_t snap_offset;
+        struct raft_snapshot_meta snap_meta;
 };
 
 struct pending_read {

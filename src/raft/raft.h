@@ -323,6 +323,9 @@ raft_id raft_leader(const struct raft *r);
 raft_index raft_commit_index(const struct raft *r);
 raft_index raft_last_index(const struct raft *r);
 raft_index raft_snapshot_index(const struct raft *r);
+/* Whether this leader is sending the snapshot at index to a follower: its
+ * file must stay readable until then, even after newer snapshots. */
+bool raft_snapshot_in_transfer(const struct raft *r, raft_index index);
 const struct raft_config *raft_config_current(const struct raft *r);
 /* The meta a snapshot of the state machine at applied index `index` must
  * carry (term and configuration at that index).  -ERANGE if index is not

@@ -11,14 +11,20 @@ void snapshot_send_chunk(struct raft *r, struct progress *p) {
 
         if (r->snap.index == 0)
                 return; /* nothing compacted, so nothing to send */
-        if (p->state != PROGRESS_SNAPSHOT || p->snap_index != r->snap.index) {
+        /* A transfer under way goes on with the snapshot it began with,
+         * although the leader took newer ones meanwhile (the caller keeps
+         * that file readable while raft_snapshot_in_transfer() says so).
+         * Switching to each new snapshot restarted the transfer every
+         * snapshot interval: a large state under writes never arrived. */
+        if (p->state != PROGRESS_SNAPSHOT || (p->snap_offset == 0 && p->snap_index != r->snap.index)) {
                 p->state = PROGRESS_SNAPSHOT;
                 p->snap_index = r->snap.index;
+                p->snap_meta = r->snap;
                 p->snap_offset = 0;
                 p->inflight_count = 0;
         }
         m = core_message(r, RAFT_MSG_SNAPSHOT, p->id, false);
-        m->snapshot.meta = r->snap;
+        m->snapshot.meta = p->snap_meta;
         m->snapshot.offset = p->snap_offset;
         m->snapshot.chunk_max = r->o.snapshot_chunk;
 }
@@ -165,10 +171,29 @@ int raft_snapshot_meta_at(const struct raft *r, raft_index index, struct raft_sn
         return 0;
 }
 
+bool raft_snapshot_in_transfer(const struct raft *r, raft_index index) {
+        if (r->role != RAFT_LEADER)
+                return false;
+        for (unsigned i = 0; i < r->n_prs; i++)
+                if (r->prs[i].state == PROGRESS_SNAPSHOT && r->prs[i].snap_index == index)
+                        return true;
+        return false;
+}
+
 int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
+        raft_index keep_from = index > trailing ? index - trailing : 0;
+
         if (index <= r->snap.index || raft_snapshot_meta_at(r, index, &r->snap) < 0)
                 return -EINVAL;
-        if (index > trailing)
-                log_compact(&r->log, index - trailing);
+        /* A follower that installs a snapshot still in transfer goes on from
+         * the log after it: compacting that away sent it the next snapshot,
+         * and the next (a large state takes longer to install than the
+         * trailing entries last under writes). */
+        if (r->role == RAFT_LEADER)
+                for (unsigned i = 0; i < r->n_prs; i++)
+                        if (r->prs[i].state == PROGRESS_SNAPSHOT && r->prs[i].id != r->o.id)
+                                keep_from = MIN_U64(keep_from, r->prs[i].snap_index);
+        if (keep_from > 0)
+                log_compact(&r->log, keep_from);
         return 0;
 }

@@ -705,6 +705,59 @@ static void follower_that_installed_an_older_snapshot_catches_up_from_the_log(vo
         cl_free(c);
 }
 
+/* A transfer under way is not switched to the newer snapshot the leader
+ * took meanwhile (switching restarted it at every snapshot interval, so a
+ * large state under writes never arrived), and the leader keeps the log
+ * after the snapshot in transfer, so the follower goes on from there. */
+static void snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept(void **state) {
+        struct cl *c = three_with_leader(tune_small_chunks);
+        struct raft_event late = { .type = RAFT_EVENT_RECEIVE };
+        struct raft_message answer;
+        const struct cl_msg *next;
+        raft_index first, second;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        first = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, first, 0), 0);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        /* The first chunk arrives; its answer ("go on at 16") is held. */
+        for (int i = 0; i < 1000 && !cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1); i++)
+                if (cl_deliver_all(c, 1) == 0)
+                        cl_advance(c, 100);
+        answer = hold_back(c, RAFT_MSG_SNAPSHOT_RESULT, 3, 1);
+        assert_false(answer.snapshot_result.done);
+        assert_true(answer.snapshot_result.next_offset > 0);
+        /* Meanwhile the leader writes on and takes a newer snapshot, asking
+         * to keep no log behind it. */
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(cl_propose(c, 1, "w"), 0);
+        second = raft_last_index(R(c, 1));
+        cl_deliver_all(c, 1000);
+        assert_int_equal(raft_commit_index(R(c, 1)), second);
+        assert_int_equal(cl_snapshot(c, 1, second, 0), 0);
+        assert_non_null(raft_entry_at(R(c, 1), first + 1));
+        cl_drop_all(c);
+        cl_isolate(c, 3, false);
+        late.message = &answer;
+        assert_int_equal(cl_step(c, 1, &late), 0);
+        next = cl_find(c, RAFT_MSG_SNAPSHOT, 3);
+        assert_non_null(next);
+        assert_int_equal(next->m.snapshot.meta.index, first);
+        assert_int_equal(next->m.snapshot.offset, answer.snapshot_result.next_offset);
+        for (int i = 0; i < 50 && raft_commit_index(R(c, 3)) < second; i++) {
+                cl_deliver_all(c, 1000);
+                cl_advance(c, 100);
+        }
+        assert_int_equal(raft_commit_index(R(c, 3)), second);
+        assert_int_equal(raft_snapshot_index(R(c, 3)), first);
+        cl_free(c);
+}
+
 static void fill_chunk(struct raft_message *m, uint64_t index) {
         static const char data[4] = "snap";
 
@@ -927,6 +980,7 @@ int main(void) {
                 cmocka_unit_test(covered_snapshot_is_acknowledged_only_once_durable),
                 cmocka_unit_test(snapshot_transfer_is_not_resumed_from_another_leader),
                 cmocka_unit_test(follower_that_installed_an_older_snapshot_catches_up_from_the_log),
+                cmocka_unit_test(snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };

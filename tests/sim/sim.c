@@ -27,6 +27,8 @@
 #define SIM_LIVENESS_TIMEOUTS 20
 #define SIM_SNAPSHOT_CHUNK 64
 #define SIM_MAX_UNCOMMITTED 24
+/* Older snapshots a leader may be sending at once: one per follower at most. */
+#define SIM_SENDING_MAX SIM_MAX_NODES
 
 struct sim_node {
         raft_id id;
@@ -43,6 +45,11 @@ struct sim_node {
         bool has_snapshot;
         struct raft_snapshot_meta snapshot_meta;
         uint8_t snapshot[SM_IMAGE_SIZE];
+        /* Older snapshots a leader is still sending: kept like the node keeps
+         * their files open (raft_snapshot_in_transfer()). */
+        struct raft_snapshot_meta sending_meta[SIM_SENDING_MAX];
+        uint8_t sending[SIM_SENDING_MAX][SM_IMAGE_SIZE];
+        unsigned n_sending;
         /* Chunks of a snapshot being received, as written (page cache). */
         struct raft_snapshot_meta incoming_meta;
         uint8_t incoming[DISK_SNAPSHOT_MAX];
@@ -280,14 +287,44 @@ static const struct raft_entry *core_entry_at(const void *raft, raft_index index
 
 static int step_internal(struct sim *s, struct sim_node *n, struct raft_event *ev, const char *what);
 
+/* Before the node's snapshot is replaced: keep it while the core still
+ * sends it, and drop the kept ones no transfer needs any more. */
+static int keep_snapshots_in_transfer(struct sim *s, struct sim_node *n) {
+        unsigned k = 0;
+
+        for (unsigned i = 0; i < n->n_sending; i++)
+                if (raft_snapshot_in_transfer(n->raft, n->sending_meta[i].index)) {
+                        n->sending_meta[k] = n->sending_meta[i];
+                        memcpy(n->sending[k], n->sending[i], SM_IMAGE_SIZE);
+                        k++;
+                }
+        n->n_sending = k;
+        if (!n->has_snapshot || !raft_snapshot_in_transfer(n->raft, n->snapshot_meta.index))
+                return 0;
+        if (n->n_sending == SIM_SENDING_MAX)
+                return sim_fail(s, "n%" PRIu64 ": more than %d older snapshots in transfer at once", n->id,
+                                SIM_SENDING_MAX);
+        n->sending_meta[n->n_sending] = n->snapshot_meta;
+        memcpy(n->sending[n->n_sending], n->snapshot, SM_IMAGE_SIZE);
+        n->n_sending++;
+        return 0;
+}
+
 /* The leader's core asks for a snapshot chunk: fill it from the node's
  * snapshot at the offset the core chose. */
 static int send_snapshot_chunk(struct sim *s, struct sim_node *n, const struct raft_message *m,
                                struct raft_message *filled) {
         const struct raft_snapshot_chunk *c = &m->snapshot;
+        uint8_t *image = n->has_snapshot && n->snapshot_meta.index == c->meta.index &&
+                                               n->snapshot_meta.term == c->meta.term
+                                       ? n->snapshot
+                                       : NULL;
         size_t len;
 
-        if (!n->has_snapshot || n->snapshot_meta.index != c->meta.index || n->snapshot_meta.term != c->meta.term)
+        for (unsigned i = 0; !image && i < n->n_sending; i++)
+                if (n->sending_meta[i].index == c->meta.index && n->sending_meta[i].term == c->meta.term)
+                        image = n->sending[i];
+        if (!image)
                 return sim_fail(s, "n%" PRIu64 ": core sends snapshot %" PRIu64 "/%" PRIu64
                                 " but the node's snapshot is %" PRIu64 "/%" PRIu64,
                                 n->id, c->meta.index, c->meta.term, n->has_snapshot ? n->snapshot_meta.index : 0,
@@ -297,7 +334,7 @@ static int send_snapshot_chunk(struct sim *s, struct sim_node *n, const struct r
                                 " of a %d byte snapshot", n->id, c->offset, c->chunk_max, SM_IMAGE_SIZE);
         len = MIN((size_t) c->chunk_max, SM_IMAGE_SIZE - (size_t) c->offset);
         *filled = *m;
-        filled->snapshot.data = (struct raft_buf) { n->snapshot + c->offset, len };
+        filled->snapshot.data = (struct raft_buf) { image + c->offset, len };
         filled->snapshot.done = c->offset + len == SM_IMAGE_SIZE;
         return 0;
 }
@@ -323,6 +360,9 @@ static int receive_snapshot_chunk(struct sim *s, struct sim_node *n, const struc
                 return sim_fail(s, "n%" PRIu64 ": installed snapshot %" PRIu64 "/%" PRIu64
                                 " holds a state machine image of %" PRIu64 " (%zu bytes)",
                                 n->id, c->meta.index, c->meta.term, r < 0 ? 0 : installed.applied, n->incoming_len);
+        r = keep_snapshots_in_transfer(s, n);
+        if (r < 0)
+                return r;
         n->sm = installed;
         n->has_snapshot = true;
         n->snapshot_meta = c->meta;
@@ -426,6 +466,9 @@ static int take_snapshot(struct sim *s, struct sim_node *n) {
                                 n->id, meta.index, meta.term, meta.config.n, n->sm.applied, n->sm.applied_term,
                                 n->sm.config.n);
 
+        r = keep_snapshots_in_transfer(s, n);
+        if (r < 0)
+                return r;
         sm_encode(&n->sm, n->snapshot);
         r = disk_save_snapshot(&n->disk, &meta, n->snapshot, SM_IMAGE_SIZE, s->snapshot_trailing);
         if (r < 0)
@@ -612,6 +655,7 @@ static int node_start(struct sim *s, struct sim_node *n) {
                 return sim_fail(s, "n%" PRIu64 ": raft_load of its own durable state failed: %s", n->id, strerror(-r));
 
         sm_init(&n->sm);
+        n->n_sending = 0;
         n->has_snapshot = snap != NULL;
         n->snapshot_taken_at = 0;
         if (snap) {
