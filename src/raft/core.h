@@ -49,6 +49,7 @@ struct progress {
         raft_index snap_index;
         uint64_t snap_offset;
         struct raft_snapshot_meta snap_meta;
+        uint64_t snap_heard; /* when the transfer began or last answered */
 };
 
 struct pending_read {

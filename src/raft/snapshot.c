@@ -6,17 +6,27 @@
 
 #include "raft/core.h"
 
+/* A transfer whose follower answered within an election timeout: it holds
+ * its snapshot and the log after it.  A silent one holds nothing, and gets
+ * the newest snapshot when it is back. */
+static bool transfer_alive(const struct raft *r, const struct progress *p) {
+        return p->state == PROGRESS_SNAPSHOT && p->id != r->o.id && r->now < p->snap_heard + r->o.election_ms;
+}
+
 void snapshot_send_chunk(struct raft *r, struct progress *p) {
         struct raft_message *m;
 
         if (r->snap.index == 0)
                 return; /* nothing compacted, so nothing to send */
+        if (p->state != PROGRESS_SNAPSHOT)
+                p->snap_heard = r->now;
         /* A transfer under way goes on with the snapshot it began with,
          * although the leader took newer ones meanwhile (the caller keeps
          * that file readable while raft_snapshot_in_transfer() says so).
          * Switching to each new snapshot restarted the transfer every
          * snapshot interval: a large state under writes never arrived. */
-        if (p->state != PROGRESS_SNAPSHOT || (p->snap_offset == 0 && p->snap_index != r->snap.index)) {
+        if (p->state != PROGRESS_SNAPSHOT ||
+            ((p->snap_offset == 0 || !transfer_alive(r, p)) && p->snap_index != r->snap.index)) {
                 p->state = PROGRESS_SNAPSHOT;
                 p->snap_index = r->snap.index;
                 p->snap_meta = r->snap;
@@ -127,6 +137,16 @@ void snapshot_handle_result(struct raft *r, const struct raft_message *m) {
         p->recent_active = true;
         if (p->state != PROGRESS_SNAPSHOT)
                 return;
+        /* Silent until now: its snapshot and the log after it may be gone
+         * (the caller keeps only snapshots in a live transfer), so a
+         * transfer of an older snapshot starts over with the newest. */
+        if (!transfer_alive(r, p) && p->snap_index != r->snap.index && !res->done) {
+                p->snap_heard = r->now;
+                p->snap_offset = 0;
+                snapshot_send_chunk(r, p);
+                return;
+        }
+        p->snap_heard = r->now;
         /* Installed, but an older snapshot than the one this leader went
          * on to send (it took a newer one meanwhile): good enough when the
          * log goes on from there.  Ignoring it made a follower chase the
@@ -175,7 +195,7 @@ bool raft_snapshot_in_transfer(const struct raft *r, raft_index index) {
         if (r->role != RAFT_LEADER)
                 return false;
         for (unsigned i = 0; i < r->n_prs; i++)
-                if (r->prs[i].state == PROGRESS_SNAPSHOT && r->prs[i].snap_index == index)
+                if (transfer_alive(r, &r->prs[i]) && r->prs[i].snap_index == index)
                         return true;
         return false;
 }
@@ -191,7 +211,7 @@ int snapshot_taken(struct raft *r, raft_index index, raft_index trailing) {
          * trailing entries last under writes). */
         if (r->role == RAFT_LEADER)
                 for (unsigned i = 0; i < r->n_prs; i++)
-                        if (r->prs[i].state == PROGRESS_SNAPSHOT && r->prs[i].id != r->o.id)
+                        if (transfer_alive(r, &r->prs[i]))
                                 keep_from = MIN_U64(keep_from, r->prs[i].snap_index);
         if (keep_from > 0)
                 log_compact(&r->log, keep_from);

@@ -758,6 +758,49 @@ static void snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept(vo
         cl_free(c);
 }
 
+/* ...but not for a follower that went silent: after an election timeout
+ * without a word from it, neither the log nor the old snapshot is held. */
+static void silent_follower_does_not_hold_the_log_for_its_transfer(void **state) {
+        struct cl *c = three_with_leader(tune_small_chunks);
+        const struct cl_msg *next;
+        raft_index first, second;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        first = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, first, 0), 0);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        for (int i = 0; i < 1000 && !cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1); i++)
+                if (cl_deliver_all(c, 1) == 0)
+                        cl_advance(c, 100);
+        cl_deliver_all(c, 1); /* the answer: the transfer is under way */
+        assert_true(raft_snapshot_in_transfer(R(c, 1), first));
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(cl_propose(c, 1, "w"), 0);
+        /* Two election timeouts: one quorum check finds it silent. */
+        for (int i = 0; i < 20; i++) {
+                cl_deliver_all(c, 1000);
+                cl_advance(c, 100);
+        }
+        second = raft_commit_index(R(c, 1));
+        assert_true(second > first);
+        assert_int_equal(cl_snapshot(c, 1, second, 0), 0);
+        assert_null(raft_entry_at(R(c, 1), first + 1));
+        cl_drop_all(c);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        next = cl_find(c, RAFT_MSG_SNAPSHOT, 3);
+        assert_non_null(next);
+        assert_int_equal(next->m.snapshot.meta.index, second);
+        assert_int_equal(next->m.snapshot.offset, 0);
+        assert_false(raft_snapshot_in_transfer(R(c, 1), first));
+        cl_free(c);
+}
+
 static void fill_chunk(struct raft_message *m, uint64_t index) {
         static const char data[4] = "snap";
 
@@ -981,6 +1024,7 @@ int main(void) {
                 cmocka_unit_test(snapshot_transfer_is_not_resumed_from_another_leader),
                 cmocka_unit_test(follower_that_installed_an_older_snapshot_catches_up_from_the_log),
                 cmocka_unit_test(snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept),
+                cmocka_unit_test(silent_follower_does_not_hold_the_log_for_its_transfer),
                 cmocka_unit_test(restart_reloads_durable_state_and_rejoins),
                 cmocka_unit_test(load_refuses_inconsistent_persisted_state),
         };
