@@ -250,6 +250,19 @@ static void snapshot_received_while_the_own_one_is_written_wins(void **state) {
                 snprintf(val, sizeof(val), "v%d", i);
                 put(f, leader_of(f), key, val);
         }
+        /* Once the leader has not heard from the lagging node for an
+         * election timeout (200 ms) it no longer keeps the log after an
+         * older snapshot for it: a snapshot of its own now compacts past
+         * everything the lagging node has, which can only get the
+         * leader's snapshot. */
+        {
+                struct index_op compacted = { 0 };
+
+                run_for(f, 0.5);
+                assert_int_equal(raftd_snapshot(f->nodes[leader_of(f)], index_done, &compacted), 0);
+                run_until(f, index_op_done, &compacted, 10);
+                assert_int_equal(compacted.error, 0);
+        }
         own.node = f->nodes[lag];
         assert_int_equal(raftd_snapshot(f->nodes[lag], snapshot_heard_done, &own), 0);
         rc.child = f->nodes[lag]->snap_pid;
