@@ -705,6 +705,27 @@ static void follower_that_installed_an_older_snapshot_catches_up_from_the_log(vo
         cl_free(c);
 }
 
+/* Node 3 missed ten entries that the leader compacted away; the first
+ * chunk of that snapshot has reached it and its answer is queued.  Returns
+ * the snapshot's index. */
+static raft_index first_chunk_answered(struct cl *c) {
+        raft_index first;
+
+        cl_isolate(c, 3, true);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(cl_propose(c, 1, "v"), 0);
+        cl_deliver_all(c, 1000);
+        first = raft_commit_index(R(c, 1));
+        assert_int_equal(cl_snapshot(c, 1, first, 0), 0);
+        cl_isolate(c, 3, false);
+        cl_advance(c, 100);
+        for (int i = 0; i < 1000 && !cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1); i++)
+                if (cl_deliver_all(c, 1) == 0)
+                        cl_advance(c, 100);
+        assert_non_null(cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1));
+        return first;
+}
+
 /* A transfer under way is not switched to the newer snapshot the leader
  * took meanwhile (switching restarted it at every snapshot interval, so a
  * large state under writes never arrived), and the leader keeps the log
@@ -716,18 +737,8 @@ static void snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept(vo
         const struct cl_msg *next;
         raft_index first, second;
 
-        cl_isolate(c, 3, true);
-        for (int i = 0; i < 10; i++)
-                assert_int_equal(cl_propose(c, 1, "v"), 0);
-        cl_deliver_all(c, 1000);
-        first = raft_commit_index(R(c, 1));
-        assert_int_equal(cl_snapshot(c, 1, first, 0), 0);
-        cl_isolate(c, 3, false);
-        cl_advance(c, 100);
-        /* The first chunk arrives; its answer ("go on at 16") is held. */
-        for (int i = 0; i < 1000 && !cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1); i++)
-                if (cl_deliver_all(c, 1) == 0)
-                        cl_advance(c, 100);
+        first = first_chunk_answered(c);
+        /* Its answer ("go on at 16") is held. */
         answer = hold_back(c, RAFT_MSG_SNAPSHOT_RESULT, 3, 1);
         assert_false(answer.snapshot_result.done);
         assert_true(answer.snapshot_result.next_offset > 0);
@@ -762,21 +773,15 @@ static void snapshot_in_transfer_is_sent_to_the_end_and_the_log_after_it_kept(vo
  * without a word from it, neither the log nor the old snapshot is held. */
 static void silent_follower_does_not_hold_the_log_for_its_transfer(void **state) {
         struct cl *c = three_with_leader(tune_small_chunks);
+        struct raft_event late = { .type = RAFT_EVENT_RECEIVE };
+        struct raft_message answer;
         const struct cl_msg *next;
         raft_index first, second;
 
-        cl_isolate(c, 3, true);
-        for (int i = 0; i < 10; i++)
-                assert_int_equal(cl_propose(c, 1, "v"), 0);
-        cl_deliver_all(c, 1000);
-        first = raft_commit_index(R(c, 1));
-        assert_int_equal(cl_snapshot(c, 1, first, 0), 0);
-        cl_isolate(c, 3, false);
-        cl_advance(c, 100);
-        for (int i = 0; i < 1000 && !cl_find(c, RAFT_MSG_SNAPSHOT_RESULT, 1); i++)
-                if (cl_deliver_all(c, 1) == 0)
-                        cl_advance(c, 100);
-        cl_deliver_all(c, 1); /* the answer: the transfer is under way */
+        first = first_chunk_answered(c);
+        answer = hold_back(c, RAFT_MSG_SNAPSHOT_RESULT, 3, 1);
+        late.message = &answer;
+        assert_int_equal(cl_step(c, 1, &late), 0);
         assert_true(raft_snapshot_in_transfer(R(c, 1), first));
         cl_isolate(c, 3, true);
         for (int i = 0; i < 3; i++)
