@@ -60,9 +60,8 @@ int raftd_member_change(struct raftd_node *n, enum raftd_member_op op, uint64_t 
                  * written before the leader's core could say "exists", and
                  * a new address for a running member makes every node
                  * redial it (a retried add, or a typo, would cut it off). */
-                for (unsigned i = 0; i < conf->n; i++)
-                        if (conf->servers[i].id == id)
-                                return -EEXIST;
+                if (raft_config_get(conf, id))
+                        return -EEXIST;
         }
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -162,12 +161,10 @@ void node_admin_leader_elected(struct raftd_node *n) {
                 struct kv_value v;
                 char key[64], host[64];
                 uint16_t port;
-                bool member = false;
                 int k;
 
-                for (unsigned j = 0; j < conf->n; j++)
-                        member = member || conf->servers[j].id == p->id;
-                if (!member || !p->address || node_parse_address(p->address, host, sizeof(host), &port) < 0)
+                if (!raft_config_get(conf, p->id) || !p->address ||
+                    node_parse_address(p->address, host, sizeof(host), &port) < 0)
                         continue;
                 snprintf(key, sizeof(key), RAFTD_MEMBERS_PREFIX "%" PRIu64, p->id);
                 k = kv_get(n->kv, key, strlen(key), &v);
